@@ -1,0 +1,262 @@
+"""The ingestion pipeline: fetch -> parse -> validate -> store -> publish.
+
+Each step is a named function so telemetry can wrap it. Symbols are processed in batches of
+about `ingest_batch_rows` rows; parse, validate and store of one batch run in a worker thread
+inside one database transaction, so a crash leaves whole batches or nothing, and the event
+loop is never blocked. Re-running any window is idempotent.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import date, datetime
+
+from sqlalchemy import Engine
+
+from app.config import Settings
+from app.ingest import ledger
+from app.ingest.events import DataStored, Publisher
+from app.ingest.quality import QualityReport, validate_bars, validate_rates
+from app.ingest.records import parse_bars, parse_rates
+from app.ingest.store import (
+    Stored,
+    previous_closes,
+    previous_rates,
+    store_bars,
+    store_findings,
+    store_rates,
+)
+from app.market_calendar import NYSE
+from app.models import utc_now
+from app.sources.base import FxSource, PriceSource, RawBar, RawRate, SourceError
+from app.sources.failover import FailoverChain
+from app.sources.registry import Sources
+
+Plan = dict[str, tuple[date, date]]  # symbol -> (start, end), inclusive
+
+
+@dataclass
+class RunResult:
+    run_id: int
+    job: str
+    outcome: str
+    totals: ledger.RunTotals
+    checks: Counter[tuple[str, str]] = field(default_factory=Counter)
+
+
+@dataclass
+class Fetched:
+    bars: list[RawBar] = field(default_factory=list)
+    sources: set[str] = field(default_factory=set)
+    errors: dict[str, SourceError] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class BatchResult:
+    report: QualityReport
+    stored: Stored
+
+
+# --- steps ------------------------------------------------------------------------------
+async def fetch_bars(chain: FailoverChain[PriceSource], plan: Plan, concurrency: int) -> Fetched:
+    """Fetch every symbol of `plan` through the failover chain; errors are kept per symbol."""
+    out = Fetched()
+    gate = asyncio.Semaphore(concurrency)
+
+    async def one(symbol: str, start: date, end: date) -> None:
+        async with gate:
+            try:
+                bars, used = await chain.call(lambda s: s.fetch_bars(symbol, start, end))
+            except SourceError as error:
+                out.errors[symbol] = error
+                return
+        out.bars.extend(bars)
+        out.sources.add(used)
+
+    async with asyncio.TaskGroup() as group:
+        for symbol, (start, end) in plan.items():
+            group.create_task(one(symbol, start, end))
+    return out
+
+
+async def fetch_rates(
+    chain: FailoverChain[FxSource], base: str, quotes: list[str], start: date, end: date
+) -> tuple[list[RawRate], str]:
+    return await chain.call(lambda s: s.fetch_rates(base, quotes, start, end))
+
+
+def process_bars(
+    engine: Engine, raw: list[RawBar], *, run_id: int, today: date, now: datetime
+) -> BatchResult:
+    """parse -> validate -> store for one batch, in one transaction."""
+    bars, unparseable = parse_bars(raw)
+    first: dict[str, date] = {}
+    for bar in bars:
+        if bar.symbol not in first or bar.day < first[bar.symbol]:
+            first[bar.symbol] = bar.day
+    with engine.begin() as connection:
+        previous = previous_closes(connection, first, first)
+        report = validate_bars(
+            bars, today=today, previous_close=previous, parse_failures=unparseable
+        )
+        stored = store_bars(connection, report.valid, now=now)
+        store_findings(connection, report.findings, run_id=run_id, now=now)
+    return BatchResult(report, stored)
+
+
+def process_rates(
+    engine: Engine, raw: list[RawRate], *, run_id: int, today: date, now: datetime
+) -> BatchResult:
+    rates, unparseable = parse_rates(raw)
+    with engine.begin() as connection:
+        before = min((r.day for r in rates), default=today)
+        previous = previous_rates(connection, {(r.base, r.quote) for r in rates}, before)
+        report = validate_rates(
+            rates, today=today, previous_rate=previous, parse_failures=unparseable
+        )
+        stored = store_rates(connection, report.valid, now=now)
+        store_findings(connection, report.findings, run_id=run_id, now=now)
+    return BatchResult(report, stored)
+
+
+async def publish(publisher: Publisher, result: BatchResult, run_id: int) -> None:
+    rows = result.report.valid
+    if not rows or not result.stored.stored:
+        return
+    if result.report.kind == "bar":
+        keys = frozenset(r.symbol for r in rows)
+    else:
+        keys = frozenset(f"{r.base}/{r.quote}" for r in rows)
+    days = [r.day for r in rows]
+    await publisher.publish(DataStored(result.report.kind, keys, min(days), max(days), run_id))
+
+
+def _batches(plan: Plan, calendar_rows: Callable[[date, date], int], limit: int) -> list[Plan]:
+    batches: list[Plan] = []
+    current: Plan = {}
+    rows = 0
+    for symbol, span in plan.items():
+        size = max(1, calendar_rows(*span))
+        if current and rows + size > limit:
+            batches.append(current)
+            current, rows = {}, 0
+        current[symbol] = span
+        rows += size
+    if current:
+        batches.append(current)
+    return batches
+
+
+def _outcome(planned: int, failed: int) -> str:
+    if planned and failed >= planned:
+        return ledger.FAILED
+    return ledger.PARTIAL if failed else ledger.SUCCESS
+
+
+def _add(totals: ledger.RunTotals, checks: Counter[tuple[str, str]], result: BatchResult) -> None:
+    totals.stored += result.stored.stored
+    totals.unchanged += result.stored.unchanged
+    totals.rejected += result.report.rejected
+    totals.valid += len(result.report.valid)
+    totals.checked += result.report.total
+    checks.update(result.report.checks)
+
+
+# --- runs -------------------------------------------------------------------------------
+class Ingestor:
+    """Runs ingestion jobs against one database with one set of sources."""
+
+    def __init__(
+        self,
+        *,
+        engine: Engine,
+        sources: Sources,
+        settings: Settings,
+        publisher: Publisher | None = None,
+        clock: Callable[[], datetime] = utc_now,
+    ) -> None:
+        self.engine, self.sources, self.settings = engine, sources, settings
+        self.publisher = publisher or Publisher()
+        self.clock = clock
+        self._locks = {"bar": asyncio.Lock(), "fx": asyncio.Lock()}
+
+    async def run_prices(
+        self, plan: Plan, *, job: str, on_batch: Callable[[int], None] | None = None
+    ) -> RunResult:
+        """Ingest `plan`; `on_batch` is told how many symbols each finished batch held."""
+        async with self._locks["bar"]:
+            run_id = await asyncio.to_thread(ledger.open_run, self.engine, job)
+            totals, checks = ledger.RunTotals(), Counter[tuple[str, str]]()
+            failed_symbols = 0
+            try:
+                for batch in _batches(
+                    plan, lambda a, b: len(NYSE.days(a, b)), self.settings.ingest_batch_rows
+                ):
+                    fetched = await fetch_bars(
+                        self.sources.prices, batch, self.settings.ingest_concurrency
+                    )
+                    totals.fetched += len(fetched.bars)
+                    totals.sources |= fetched.sources
+                    totals.errors += [f"{s}: {e}" for s, e in sorted(fetched.errors.items())]
+                    failed_symbols += len(fetched.errors)
+                    now = self.clock()
+                    result = await asyncio.to_thread(
+                        process_bars,
+                        self.engine,
+                        fetched.bars,
+                        run_id=run_id,
+                        today=now.date(),
+                        now=now,
+                    )
+                    _add(totals, checks, result)
+                    await publish(self.publisher, result, run_id)
+                    if on_batch:
+                        on_batch(len(batch))
+            except Exception as error:
+                totals.errors.append(f"{type(error).__name__}: {error}")
+                await asyncio.to_thread(
+                    ledger.close_run, self.engine, run_id, outcome=ledger.FAILED, totals=totals
+                )
+                raise
+            outcome = _outcome(len(plan), failed_symbols)
+            await asyncio.to_thread(
+                ledger.close_run, self.engine, run_id, outcome=outcome, totals=totals
+            )
+            return RunResult(run_id, job, outcome, totals, checks)
+
+    async def run_fx(self, start: date, end: date, *, job: str) -> RunResult:
+        base, quotes = self.settings.fx_base, self.settings.quote_currencies
+        async with self._locks["fx"]:
+            run_id = await asyncio.to_thread(ledger.open_run, self.engine, job)
+            totals, checks = ledger.RunTotals(), Counter[tuple[str, str]]()
+            outcome = ledger.SUCCESS
+            try:
+                if quotes and start <= end:
+                    try:
+                        raw, used = await fetch_rates(self.sources.fx, base, quotes, start, end)
+                    except SourceError as error:
+                        raw, used = [], ""
+                        totals.errors.append(f"{base}: {error}")
+                        outcome = ledger.FAILED
+                    totals.fetched += len(raw)
+                    if used:
+                        totals.sources.add(used)
+                    now = self.clock()
+                    result = await asyncio.to_thread(
+                        process_rates, self.engine, raw, run_id=run_id, today=now.date(), now=now
+                    )
+                    _add(totals, checks, result)
+                    await publish(self.publisher, result, run_id)
+            except Exception as error:
+                totals.errors.append(f"{type(error).__name__}: {error}")
+                await asyncio.to_thread(
+                    ledger.close_run, self.engine, run_id, outcome=ledger.FAILED, totals=totals
+                )
+                raise
+            await asyncio.to_thread(
+                ledger.close_run, self.engine, run_id, outcome=outcome, totals=totals
+            )
+            return RunResult(run_id, job, outcome, totals, checks)

@@ -1,0 +1,216 @@
+"""The store step: idempotent bulk upserts, quarantine inserts and the look-ups validation needs.
+
+Every function takes an open `Connection`; the caller owns the transaction, so a batch's bars,
+symbols and quality issues commit together or not at all.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import Connection, Table, and_, func, or_, select, tuple_
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.sql.dml import Insert
+
+from app.ingest.records import Bar, Finding, Rate
+from app.models import daily_bar, fx_rate, quality_issue, symbol_table
+
+
+@dataclass(frozen=True, slots=True)
+class Stored:
+    stored: int  # inserted or changed
+    unchanged: int
+
+
+def _insert(connection: Connection, table: Table) -> Any:
+    dialect = postgresql if connection.dialect.name == "postgresql" else sqlite
+    return dialect.insert(table)
+
+
+def _upsert(
+    connection: Connection, table: Table, keys: Sequence[str], compare: Sequence[str]
+) -> Insert:
+    """INSERT .. ON CONFLICT (keys) DO UPDATE only when a `compare` column differs.
+
+    RETURNING yields one row per inserted or changed row, so unchanged rows are counted
+    without a read-before-write.
+    """
+    statement = _insert(connection, table)
+    excluded = statement.excluded
+    changed = or_(*(table.c[c] != excluded[c] for c in compare))
+    update = {c: excluded[c] for c in (*compare, "source", "ingested_at")}
+    upsert: Insert = statement.on_conflict_do_update(
+        index_elements=list(keys), set_=update, where=changed
+    ).returning(table.c.id)
+    return upsert
+
+
+def ensure_symbols(connection: Connection, symbols: Iterable[str], *, now: datetime) -> None:
+    rows = [{"symbol": s, "currency": "USD", "created_at": now} for s in sorted(set(symbols))]
+    if rows:
+        connection.execute(_insert(connection, symbol_table).on_conflict_do_nothing(), rows)
+
+
+def store_bars(connection: Connection, bars: list[Bar], *, now: datetime) -> Stored:
+    if not bars:
+        return Stored(0, 0)
+    ensure_symbols(connection, (b.symbol for b in bars), now=now)
+    rows = [
+        {
+            "symbol": b.symbol,
+            "day": b.day,
+            "open": b.open,
+            "high": b.high,
+            "low": b.low,
+            "close": b.close,
+            "volume": int(b.volume),
+            "suspicious": b.suspicious,
+            "source": b.source,
+            "ingested_at": now,
+        }
+        for b in bars
+    ]
+    statement = _upsert(
+        connection,
+        daily_bar,
+        ("symbol", "day"),
+        ("open", "high", "low", "close", "volume", "suspicious"),
+    )
+    changed = len(connection.execute(statement, rows).all())
+    return Stored(changed, len(rows) - changed)
+
+
+def store_rates(connection: Connection, rates: list[Rate], *, now: datetime) -> Stored:
+    if not rates:
+        return Stored(0, 0)
+    rows = [
+        {
+            "base": r.base,
+            "quote": r.quote,
+            "day": r.day,
+            "rate": r.rate,
+            "source": r.source,
+            "ingested_at": now,
+        }
+        for r in rates
+    ]
+    statement = _upsert(connection, fx_rate, ("base", "quote", "day"), ("rate",))
+    changed = len(connection.execute(statement, rows).all())
+    return Stored(changed, len(rows) - changed)
+
+
+def store_findings(
+    connection: Connection, findings: list[Finding], *, run_id: int | None, now: datetime
+) -> None:
+    if not findings:
+        return
+    rows = [
+        {
+            "run_id": run_id,
+            "kind": f.kind,
+            "rule": f.rule,
+            "severity": f.severity,
+            "key": f.key[:64],
+            "payload": json.dumps({"row": f.payload, "detail": f.detail}, sort_keys=True),
+            "detected_at": now,
+        }
+        for f in findings
+    ]
+    connection.execute(quality_issue.insert(), rows)
+
+
+def previous_closes(
+    connection: Connection, symbols: Iterable[str], before: dict[str, date]
+) -> dict[str, tuple[date, Decimal]]:
+    """Each symbol's latest stored (day, close) strictly before `before[symbol]`."""
+    wanted = sorted(set(symbols))
+    if not wanted:
+        return {}
+    latest = (
+        select(daily_bar.c.symbol, func.max(daily_bar.c.day).label("day"))
+        .where(daily_bar.c.symbol.in_(wanted))
+        .group_by(daily_bar.c.symbol)
+    )
+    limits = {s: before[s] for s in wanted}
+    # One grouped query per distinct cut-off keeps it a handful of statements per batch.
+    out: dict[str, tuple[date, Decimal]] = {}
+    for cutoff in sorted(set(limits.values())):
+        group = [s for s in wanted if limits[s] == cutoff]
+        sub = latest.where(daily_bar.c.day < cutoff, daily_bar.c.symbol.in_(group)).subquery()
+        query = select(daily_bar.c.symbol, daily_bar.c.day, daily_bar.c.close).join(
+            sub, and_(daily_bar.c.symbol == sub.c.symbol, daily_bar.c.day == sub.c.day)
+        )
+        for symbol, day, close in connection.execute(query):
+            out[symbol] = (day, close)
+    return out
+
+
+def previous_rates(
+    connection: Connection, pairs: Iterable[tuple[str, str]], before: date
+) -> dict[tuple[str, str], tuple[date, Decimal]]:
+    wanted = sorted(set(pairs))
+    if not wanted:
+        return {}
+    pair = tuple_(fx_rate.c.base, fx_rate.c.quote)
+    sub = (
+        select(fx_rate.c.base, fx_rate.c.quote, func.max(fx_rate.c.day).label("day"))
+        .where(pair.in_(wanted), fx_rate.c.day < before)
+        .group_by(fx_rate.c.base, fx_rate.c.quote)
+        .subquery()
+    )
+    query = select(fx_rate.c.base, fx_rate.c.quote, fx_rate.c.day, fx_rate.c.rate).join(
+        sub,
+        and_(
+            fx_rate.c.base == sub.c.base, fx_rate.c.quote == sub.c.quote, fx_rate.c.day == sub.c.day
+        ),
+    )
+    return {(b, q): (d, r) for b, q, d, r in connection.execute(query)}
+
+
+def last_bar_days(connection: Connection, symbols: Iterable[str]) -> dict[str, date]:
+    query = (
+        select(daily_bar.c.symbol, func.max(daily_bar.c.day))
+        .where(daily_bar.c.symbol.in_(sorted(set(symbols))))
+        .group_by(daily_bar.c.symbol)
+    )
+    return {s: d for s, d in connection.execute(query)}
+
+
+def last_rate_days(connection: Connection, base: str, quotes: Iterable[str]) -> dict[str, date]:
+    query = (
+        select(fx_rate.c.quote, func.max(fx_rate.c.day))
+        .where(fx_rate.c.base == base, fx_rate.c.quote.in_(sorted(set(quotes))))
+        .group_by(fx_rate.c.quote)
+    )
+    return {q: d for q, d in connection.execute(query)}
+
+
+def stored_bar_days(
+    connection: Connection, symbols: Iterable[str], start: date, end: date
+) -> dict[str, set[date]]:
+    query = select(daily_bar.c.symbol, daily_bar.c.day).where(
+        daily_bar.c.symbol.in_(sorted(set(symbols))), daily_bar.c.day.between(start, end)
+    )
+    out: dict[str, set[date]] = {}
+    for symbol, day in connection.execute(query):
+        out.setdefault(symbol, set()).add(day)
+    return out
+
+
+def stored_rate_days(
+    connection: Connection, base: str, quotes: Iterable[str], start: date, end: date
+) -> dict[str, set[date]]:
+    query = select(fx_rate.c.quote, fx_rate.c.day).where(
+        fx_rate.c.base == base,
+        fx_rate.c.quote.in_(sorted(set(quotes))),
+        fx_rate.c.day.between(start, end),
+    )
+    out: dict[str, set[date]] = {}
+    for quote, day in connection.execute(query):
+        out.setdefault(quote, set()).add(day)
+    return out

@@ -1,0 +1,188 @@
+"""Provider guards and the ordered failover chain.
+
+A `Guard` wraps every call to one provider with its rate limiter, a timeout, retries with
+exponential backoff and jitter (retryable errors only) and a circuit breaker. A
+`FailoverChain` tries its guarded providers in order and returns the first success.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import enum
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Generic, TypeVar
+
+from tenacity import AsyncRetrying, RetryCallState, retry_if_exception, stop_after_attempt
+from tenacity.wait import wait_exponential_jitter
+
+from app.sources.base import (
+    AllSourcesFailed,
+    CircuitOpen,
+    QuotaExhausted,
+    SourceError,
+    SourceTimeout,
+    Throttled,
+    UnknownSymbol,
+)
+from app.sources.ratelimit import RateLimiter, Sleep, Unlimited
+
+T = TypeVar("T")
+S = TypeVar("S")
+
+
+class BreakerState(enum.IntEnum):
+    CLOSED = 0
+    HALF_OPEN = 1
+    OPEN = 2
+
+
+class CircuitBreaker:
+    """Opens after `threshold` consecutive failures; lets one probe through after `cooldown`."""
+
+    def __init__(
+        self,
+        *,
+        threshold: int = 5,
+        cooldown: float = 60.0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.threshold, self.cooldown, self._clock = threshold, cooldown, clock
+        self.state = BreakerState.CLOSED
+        self.failures = 0
+        self._opened_at = 0.0
+        self._probing = False
+
+    def before_call(self, source: str) -> None:
+        if self.state is BreakerState.OPEN:
+            if self._clock() - self._opened_at < self.cooldown:
+                raise CircuitOpen("circuit open", source=source)
+            self.state = BreakerState.HALF_OPEN
+        if self.state is BreakerState.HALF_OPEN:
+            if self._probing:
+                raise CircuitOpen("half-open probe in flight", source=source)
+            self._probing = True
+
+    def on_success(self) -> None:
+        self.state, self.failures, self._probing = BreakerState.CLOSED, 0, False
+
+    def on_failure(self) -> None:
+        self.failures += 1
+        self._probing = False
+        if self.state is BreakerState.HALF_OPEN or self.failures >= self.threshold:
+            self.state = BreakerState.OPEN
+            self._opened_at = self._clock()
+
+    def on_neutral(self) -> None:
+        """A call ended in an error that says nothing about the provider's health."""
+        self._probing = False
+
+
+@dataclass(frozen=True, slots=True)
+class Policy:
+    timeout: float = 10.0
+    retries: int = 3
+    backoff: float = 0.5
+    max_backoff: float = 30.0
+    max_throttle_wait: float = 65.0
+
+
+class Guard:
+    """Everything that stands between the pipeline and one provider."""
+
+    def __init__(
+        self,
+        source: str,
+        *,
+        policy: Policy | None = None,
+        breaker: CircuitBreaker | None = None,
+        limiter: RateLimiter | None = None,
+        sleep: Sleep = asyncio.sleep,
+    ) -> None:
+        self.source = source
+        self.policy = policy or Policy()
+        self.breaker = breaker or CircuitBreaker()
+        self.limiter: RateLimiter = limiter or Unlimited()
+        self._sleep = sleep
+        self._backoff = wait_exponential_jitter(
+            initial=self.policy.backoff, max=self.policy.max_backoff, jitter=self.policy.backoff
+        )
+
+    def _should_retry(self, error: BaseException) -> bool:
+        if not isinstance(error, SourceError) or not error.retryable:
+            return False
+        return not (
+            isinstance(error, Throttled) and error.retry_after > self.policy.max_throttle_wait
+        )
+
+    def _wait(self, state: RetryCallState) -> float:
+        error = state.outcome.exception() if state.outcome else None
+        if isinstance(error, Throttled):
+            return error.retry_after
+        return float(self._backoff(state))
+
+    async def _attempt(self, fn: Callable[[], Awaitable[T]]) -> T:
+        await self.limiter.acquire()
+        try:
+            async with asyncio.timeout(self.policy.timeout):
+                return await fn()
+        except TimeoutError as error:
+            raise SourceTimeout(
+                f"no answer within {self.policy.timeout}s", source=self.source
+            ) from error
+
+    async def call(self, fn: Callable[[], Awaitable[T]]) -> T:
+        self.breaker.before_call(self.source)
+        retrying = AsyncRetrying(
+            stop=stop_after_attempt(self.policy.retries + 1),
+            wait=self._wait,
+            retry=retry_if_exception(self._should_retry),
+            sleep=self._sleep,
+            reraise=True,
+        )
+        try:
+            result: T = await retrying(self._attempt, fn)
+        except SourceError as error:
+            error.source = error.source or self.source
+            if isinstance(error, QuotaExhausted):
+                await self.limiter.exhaust_today()
+            if error.counts_against_provider:
+                self.breaker.on_failure()
+            else:
+                self.breaker.on_neutral()
+            raise
+        except BaseException:
+            self.breaker.on_neutral()
+            raise
+        self.breaker.on_success()
+        return result
+
+
+class FailoverChain(Generic[S]):
+    """Ordered providers of one kind (prices or fx); the first that answers wins."""
+
+    def __init__(self, kind: str, providers: list[tuple[S, Guard]]) -> None:
+        if not providers:
+            raise ValueError(f"no {kind} providers configured")
+        self.kind = kind
+        self.providers = providers
+        self.failovers = 0
+
+    @property
+    def names(self) -> list[str]:
+        return [guard.source for _, guard in self.providers]
+
+    async def call(self, fn: Callable[[S], Awaitable[T]]) -> tuple[T, str]:
+        """Return (result, name of the provider that produced it)."""
+        errors: list[SourceError] = []
+        for position, (provider, guard) in enumerate(self.providers):
+            try:
+                return await guard.call(lambda p=provider: fn(p)), guard.source  # type: ignore[misc]
+            except UnknownSymbol:
+                raise  # the request's fault: another provider would not make it valid
+            except SourceError as error:
+                errors.append(error)
+                if position + 1 < len(self.providers):
+                    self.failovers += 1
+        raise AllSourcesFailed(self.kind, errors)
