@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import asyncio
 import enum
+import random
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Generic, TypeVar
 
 from tenacity import AsyncRetrying, RetryCallState, retry_if_exception, stop_after_attempt
-from tenacity.wait import wait_exponential_jitter
 
 from app.sources.base import (
     AllSourcesFailed,
@@ -105,9 +105,6 @@ class Guard:
         self.breaker = breaker or CircuitBreaker()
         self.limiter: RateLimiter = limiter or Unlimited()
         self._sleep = sleep
-        self._backoff = wait_exponential_jitter(
-            initial=self.policy.backoff, max=self.policy.max_backoff, jitter=self.policy.backoff
-        )
 
     def _should_retry(self, error: BaseException) -> bool:
         if not isinstance(error, SourceError) or not error.retryable:
@@ -120,7 +117,9 @@ class Guard:
         error = state.outcome.exception() if state.outcome else None
         if isinstance(error, Throttled):
             return error.retry_after
-        return float(self._backoff(state))
+        # Exponential backoff with up to one `backoff` of jitter, capped at max_backoff.
+        base = self.policy.backoff * 2 ** (state.attempt_number - 1)
+        return min(self.policy.max_backoff, base + random.uniform(0, self.policy.backoff))
 
     async def _attempt(self, fn: Callable[[], Awaitable[T]]) -> T:
         await self.limiter.acquire()
