@@ -16,7 +16,9 @@ from sqlalchemy import Engine, create_engine, text
 from app import db
 from app.config import Settings, load_settings
 
-PG_ADMIN_URL = os.environ.get("TICKER_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+PG_ADMIN_URL = os.environ.get(
+    "TICKER_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+)
 REDIS_URL = os.environ.get("TICKER_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
 IN_CI = os.environ.get("CI", "").lower() == "true"
 

@@ -118,7 +118,7 @@ class Guard:
         if isinstance(error, Throttled):
             return error.retry_after
         # Exponential backoff with up to one `backoff` of jitter, capped at max_backoff.
-        base = self.policy.backoff * 2 ** (state.attempt_number - 1)
+        base = self.policy.backoff * float(2 ** (state.attempt_number - 1))
         return min(self.policy.max_backoff, base + random.uniform(0, self.policy.backoff))
 
     async def _attempt(self, fn: Callable[[], Awaitable[T]]) -> T:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 
 import httpx
 from redis.asyncio import Redis
@@ -30,7 +32,9 @@ class Sources:
             await self.redis.aclose()
 
 
-def simulated_market(settings: Settings) -> SimulatedMarket:
+def simulated_market(
+    settings: Settings, clock: Callable[[], datetime] | None = None
+) -> SimulatedMarket:
     faults = Faults(
         error_rate=settings.simulated_error_rate,
         throttle_rate=settings.simulated_throttle_rate,
@@ -38,10 +42,16 @@ def simulated_market(settings: Settings) -> SimulatedMarket:
         stale_days=settings.simulated_stale_days,
         invalid_bar_rate=settings.simulated_invalid_bar_rate,
     )
-    return SimulatedMarket(seed=settings.simulated_seed, faults=faults)
+    return SimulatedMarket(seed=settings.simulated_seed, faults=faults, clock=clock)
 
 
-def build_sources(settings: Settings, *, client: httpx.AsyncClient | None = None) -> Sources:
+def build_sources(
+    settings: Settings,
+    *,
+    client: httpx.AsyncClient | None = None,
+    clock: Callable[[], datetime] | None = None,
+) -> Sources:
+    """The configured chains; `clock` pins the simulated market's "now" (tests, demos)."""
     client = client or new_client(settings.source_timeout_seconds)
     redis = Redis.from_url(settings.redis_url) if settings.redis_url else None
     policy = Policy(
@@ -65,7 +75,7 @@ def build_sources(settings: Settings, *, client: httpx.AsyncClient | None = None
     def provider(name: str) -> tuple[object, Guard]:
         if name not in providers:
             if name == "simulated":
-                providers[name] = simulated_market(settings)
+                providers[name] = simulated_market(settings, clock)
             elif name == "alphavantage":
                 assert settings.alphavantage_api_key is not None  # checked by Settings
                 providers[name] = AlphaVantage(

@@ -53,8 +53,18 @@ FX_DAILY = {
         "6. Time Zone": "UTC",
     },
     "Time Series FX (Daily)": {
-        "2025-03-12": {"1. open": "0.7725", "2. high": "0.7731", "3. low": "0.7702", "4. close": "0.77201"},
-        "2025-03-11": {"1. open": "0.7760", "2. high": "0.7768", "3. low": "0.7719", "4. close": "0.77250"},
+        "2025-03-12": {
+            "1. open": "0.7725",
+            "2. high": "0.7731",
+            "3. low": "0.7702",
+            "4. close": "0.77201",
+        },
+        "2025-03-11": {
+            "1. open": "0.7760",
+            "2. high": "0.7768",
+            "3. low": "0.7719",
+            "4. close": "0.77250",
+        },
     },
 }
 EXCHANGE_RATE = {
@@ -97,7 +107,9 @@ BAD_KEY = {
     "Error Message": "the parameter apikey is invalid or missing. Please claim your free API key "
     "on (https://www.alphavantage.co/support/#api-key). It should take less than 20 seconds."
 }
-FRANKFURTER_LATEST = '{"amount":1.0,"base":"USD","date":"2025-03-12","rates":{"EUR":0.91979,"GBP":0.77201}}'
+FRANKFURTER_LATEST = (
+    '{"amount":1.0,"base":"USD","date":"2025-03-12","rates":{"EUR":0.91979,"GBP":0.77201}}'
+)
 FRANKFURTER_SERIES = (
     '{"amount":1.0,"base":"USD","start_date":"2025-03-10","end_date":"2025-03-12",'
     '"rates":{"2025-03-10":{"GBP":0.77435},"2025-03-11":{"GBP":0.7725},"2025-03-12":{"GBP":0.77201}}}'

@@ -51,7 +51,16 @@ async def test_daily_series_parses_exact_strings(upstream: FakeUpstream) -> None
     answer(upstream, "TIME_SERIES_DAILY", Reply(body=payloads.DAILY))
     bars = await client_for(upstream).fetch_bars("IBM", date(2025, 3, 12), date(2025, 3, 12))
     assert bars == [
-        RawBar("IBM", "2025-03-12", "248.6100", "249.9000", "246.1300", "248.3500", "3810240", "alphavantage")
+        RawBar(
+            "IBM",
+            "2025-03-12",
+            "248.6100",
+            "249.9000",
+            "246.1300",
+            "248.3500",
+            "3810240",
+            "alphavantage",
+        )
     ]
     sent = upstream.requests[-1]
     assert sent.path == "/query"
@@ -74,7 +83,9 @@ async def test_global_quote_and_unknown_symbol(upstream: FakeUpstream) -> None:
 
 async def test_fx_daily_and_realtime_rate(upstream: FakeUpstream) -> None:
     answer(upstream, "FX_DAILY", Reply(body=payloads.FX_DAILY))
-    rates = await client_for(upstream).fetch_rates("USD", ["GBP"], date(2025, 3, 11), date(2025, 3, 12))
+    rates = await client_for(upstream).fetch_rates(
+        "USD", ["GBP"], date(2025, 3, 11), date(2025, 3, 12)
+    )
     assert sorted(rates, key=lambda r: r.day) == [
         RawRate("USD", "GBP", "2025-03-11", "0.77250", "alphavantage"),
         RawRate("USD", "GBP", "2025-03-12", "0.77201", "alphavantage"),
@@ -101,7 +112,11 @@ async def test_fx_daily_and_realtime_rate(upstream: FakeUpstream) -> None:
         (Reply(503, body=""), UpstreamUnavailable, "unavailable"),
         (Reply(body="<html>not json</html>"), BadPayload, "bad_payload"),
         (Reply(body={"Meta Data": {}}), BadPayload, "bad_payload"),
-        (Reply(body={"Time Series (Daily)": {"2025-03-12": {"1. open": "1"}}}), BadPayload, "bad_payload"),
+        (
+            Reply(body={"Time Series (Daily)": {"2025-03-12": {"1. open": "1"}}}),
+            BadPayload,
+            "bad_payload",
+        ),
         (Reply(body=[1, 2]), BadPayload, "bad_payload"),
     ],
 )
@@ -122,7 +137,9 @@ async def test_timeout_and_refused_connection() -> None:
     slow = FakeUpstream(lambda r: Reply(body=payloads.DAILY, delay=1.0))
     with slow:
         with pytest.raises(SourceTimeout):
-            await client_for(slow, timeout=0.2).fetch_bars("IBM", date(2025, 3, 1), date(2025, 3, 12))
+            await client_for(slow, timeout=0.2).fetch_bars(
+                "IBM", date(2025, 3, 1), date(2025, 3, 12)
+            )
         closed_url = slow.url
     source = AlphaVantage(api_key=SecretStr("k"), base_url=closed_url, client=httpx.AsyncClient())
     with pytest.raises(UpstreamUnavailable):
@@ -132,8 +149,10 @@ async def test_timeout_and_refused_connection() -> None:
 def test_unparseable_numbers_survive_as_raw_strings_for_the_parse_step() -> None:
     from app.sources.alphavantage import parse_daily_series
 
-    body: dict[str, Any] = {"Time Series (Daily)": {"2025-03-12": {**payloads.DAILY["Time Series (Daily)"]["2025-03-12"], "4. close": "n/a"}}}
+    body: dict[str, Any] = {
+        "Time Series (Daily)": {
+            "2025-03-12": {**payloads.DAILY["Time Series (Daily)"]["2025-03-12"], "4. close": "n/a"}
+        }
+    }
     bars = parse_daily_series(body, "IBM", date(2025, 3, 12), date(2025, 3, 12))
     assert bars[0].close == "n/a"  # the parse step quarantines this row (see test_quality)
-
-

@@ -147,7 +147,10 @@ async def test_chain_fails_over_in_order_and_skips_open_circuits() -> None:
             "fx",
             [
                 (av(primary), guard("alphavantage", clock, retries=1)),
-                (Frankfurter(base_url=secondary.url, client=httpx.AsyncClient()), guard("frankfurter", clock)),
+                (
+                    Frankfurter(base_url=secondary.url, client=httpx.AsyncClient()),
+                    guard("frankfurter", clock),
+                ),
             ],
         )
         for expected_primary_hits in (2, 4):
@@ -157,7 +160,9 @@ async def test_chain_fails_over_in_order_and_skips_open_circuits() -> None:
             assert used == "frankfurter" and {r.quote: r.rate for r in rates}["GBP"] == "0.77201"
             assert len(primary.requests) == expected_primary_hits
         # Two failed calls opened the primary's breaker: the third goes straight to the backup.
-        await chain.call(lambda s: s.fetch_rates("USD", ["GBP"], date(2025, 3, 12), date(2025, 3, 12)))
+        await chain.call(
+            lambda s: s.fetch_rates("USD", ["GBP"], date(2025, 3, 12), date(2025, 3, 12))
+        )
         assert len(primary.requests) == 4
         assert chain.failovers == 3
         assert chain.providers[0][1].breaker.state is BreakerState.OPEN
@@ -165,8 +170,13 @@ async def test_chain_fails_over_in_order_and_skips_open_circuits() -> None:
 
 async def test_all_failed_carries_each_error_and_unknown_symbol_does_not_fail_over() -> None:
     clock = Clock()
-    with FakeUpstream(Script(Reply(503, body=""))) as a, FakeUpstream(Script(Reply(body=payloads.BAD_KEY))) as b:
-        chain = FailoverChain("prices", [(av(a), guard("a", clock, retries=0)), (av(b), guard("b", clock))])
+    with (
+        FakeUpstream(Script(Reply(503, body=""))) as a,
+        FakeUpstream(Script(Reply(body=payloads.BAD_KEY))) as b,
+    ):
+        chain = FailoverChain(
+            "prices", [(av(a), guard("a", clock, retries=0)), (av(b), guard("b", clock))]
+        )
         with pytest.raises(AllSourcesFailed) as caught:
             await chain.call(lambda s: s.fetch_bars("IBM", date(2025, 3, 1), date(2025, 3, 12)))
         assert [type(e) for e in caught.value.errors] == [UpstreamUnavailable, AuthFailed]
@@ -181,9 +191,13 @@ async def test_all_failed_carries_each_error_and_unknown_symbol_does_not_fail_ov
 
 async def test_quota_exhausted_upstream_stops_calls_until_the_next_day() -> None:
     clock = Clock()
-    limiter = MemoryRateLimiter(source="alphavantage", per_minute=5, per_day=25, clock=clock, sleep=clock.sleep)
+    limiter = MemoryRateLimiter(
+        source="alphavantage", per_minute=5, per_day=25, clock=clock, sleep=clock.sleep
+    )
     g = Guard("alphavantage", policy=Policy(retries=2), limiter=limiter, sleep=clock.sleep)
-    with FakeUpstream(Script(Reply(body=payloads.DAILY_LIMIT), Reply(body=payloads.DAILY))) as server:
+    with FakeUpstream(
+        Script(Reply(body=payloads.DAILY_LIMIT), Reply(body=payloads.DAILY))
+    ) as server:
         source = av(server)
         call = lambda: source.fetch_bars("IBM", date(2025, 3, 1), date(2025, 3, 12))  # noqa: E731
         with pytest.raises(QuotaExhausted):

@@ -14,7 +14,9 @@ from tests.sources.test_failover import Clock
 
 async def test_memory_limiter_spaces_calls_and_caps_the_day() -> None:
     clock = Clock(start=86_400 * 20_000 + 10.0)
-    limiter = MemoryRateLimiter(source="av", per_minute=5, per_day=7, clock=clock, sleep=clock.sleep)
+    limiter = MemoryRateLimiter(
+        source="av", per_minute=5, per_day=7, clock=clock, sleep=clock.sleep
+    )
     for _ in range(5):
         await limiter.acquire()
     assert clock.slept == []
@@ -28,7 +30,9 @@ async def test_memory_limiter_spaces_calls_and_caps_the_day() -> None:
 
 async def test_memory_limiter_refuses_to_wait_beyond_max_wait() -> None:
     clock = Clock()
-    limiter = MemoryRateLimiter(source="av", per_minute=1, per_day=9, max_wait=5.0, clock=clock, sleep=clock.sleep)
+    limiter = MemoryRateLimiter(
+        source="av", per_minute=1, per_day=9, max_wait=5.0, clock=clock, sleep=clock.sleep
+    )
     await limiter.acquire()
     with pytest.raises(Throttled):
         await limiter.acquire()
@@ -46,7 +50,15 @@ async def test_redis_limiter_is_shared_between_replicas(redis: Redis) -> None:
     clock = Clock(start=86_400 * 20_000 + 5.0)
     prefix = f"test:{uuid.uuid4().hex}"
     replicas = [
-        RedisRateLimiter(redis, source="av", per_minute=3, per_day=4, prefix=prefix, clock=clock, sleep=clock.sleep)
+        RedisRateLimiter(
+            redis,
+            source="av",
+            per_minute=3,
+            per_day=4,
+            prefix=prefix,
+            clock=clock,
+            sleep=clock.sleep,
+        )
         for _ in range(2)
     ]
     await replicas[0].acquire()

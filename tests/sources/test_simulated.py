@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from datetime import date
 from decimal import Decimal
+from itertools import pairwise
 
 import pytest
 
@@ -19,7 +20,9 @@ def test_same_seed_same_day_same_bar_whatever_the_window() -> None:
     wide = {b.day: b for b in market().bars("AAPL", date(2024, 1, 1), date(2025, 3, 12))}
     narrow = market().bars("AAPL", date(2024, 6, 3), date(2024, 6, 7))
     assert narrow and all(wide[b.day] == b for b in narrow)
-    other_seed = SimulatedMarket(seed=8, clock=lambda: NOW).bars("AAPL", date(2024, 6, 3), date(2024, 6, 3))
+    other_seed = SimulatedMarket(seed=8, clock=lambda: NOW).bars(
+        "AAPL", date(2024, 6, 3), date(2024, 6, 3)
+    )
     assert other_seed[0] != narrow[0]
 
 
@@ -41,7 +44,7 @@ def test_bars_are_consistent_and_volumes_non_negative() -> None:
 def test_walk_moves_like_a_stock() -> None:
     bars = market().bars("NVDA", date(2023, 1, 1), date(2025, 3, 12))
     closes = [Decimal(b.close) for b in bars]
-    moves = [abs(b / a - 1) for a, b in zip(closes, closes[1:], strict=False)]
+    moves = [abs(b / a - 1) for a, b in pairwise(closes)]
     assert Decimal("0.005") < sum(moves) / len(moves) < Decimal("0.05")
     assert max(moves) < Decimal("0.2")
     assert len(set(closes)) > len(closes) * 0.99

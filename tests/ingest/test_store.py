@@ -1,0 +1,88 @@
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, timedelta, timezone
+from decimal import Decimal
+
+from sqlalchemy import Engine, select
+
+from app.ingest.records import Bar, Rate
+from app.ingest.store import last_bar_days, previous_closes, previous_rates, store_bars, store_rates
+from app.models import daily_bar, fx_rate
+
+NOW = datetime(2025, 3, 12, 22, 0, tzinfo=UTC)
+
+
+def bars(close: str = "248.35") -> list[Bar]:
+    return [
+        Bar(
+            "AAPL",
+            date(2025, 3, 11),
+            Decimal("250"),
+            Decimal("252.08"),
+            Decimal("247.14"),
+            Decimal("248.65"),
+            Decimal(4436187),
+            "t",
+        ),
+        Bar(
+            "AAPL",
+            date(2025, 3, 12),
+            Decimal("248.61"),
+            Decimal("249.9"),
+            Decimal("246.13"),
+            Decimal(close),
+            Decimal(3810240),
+            "t",
+        ),
+    ]
+
+
+def test_upsert_is_idempotent_and_counts_changes(engine: Engine) -> None:
+    with engine.begin() as connection:
+        assert store_bars(connection, bars(), now=NOW).stored == 2
+    with engine.begin() as connection:
+        again = store_bars(connection, bars(), now=NOW + timedelta(hours=1))
+    assert (again.stored, again.unchanged) == (0, 2)
+    with engine.begin() as connection:
+        corrected = store_bars(connection, bars(close="248.36"), now=NOW)
+    assert (corrected.stored, corrected.unchanged) == (1, 1)
+    with engine.connect() as connection:
+        rows = connection.execute(select(daily_bar).order_by(daily_bar.c.day)).all()
+    assert len(rows) == 2
+    assert rows[1].close == Decimal("248.360000") and isinstance(rows[1].close, Decimal)
+    assert rows[1].ingested_at == NOW  # the correction re-stamped the row
+    assert rows[0].ingested_at == NOW  # the unchanged one kept its original stamp
+
+
+def test_decimals_and_times_round_trip_exactly(engine: Engine) -> None:
+    precise = Decimal("0.123456789012")
+    plus_two = timezone(timedelta(hours=2))
+    with engine.begin() as connection:
+        store_rates(
+            connection,
+            [Rate("USD", "GBP", date(2025, 3, 12), precise, "t")],
+            now=NOW.astimezone(plus_two),
+        )
+    with engine.connect() as connection:
+        row = connection.execute(select(fx_rate)).one()
+    assert row.rate == precise
+    assert row.ingested_at == NOW and row.ingested_at.tzinfo is not None
+    assert row.ingested_at.utcoffset() == timedelta(0)
+
+
+def test_lookups_for_validation(engine: Engine) -> None:
+    with engine.begin() as connection:
+        store_bars(connection, bars(), now=NOW)
+        store_rates(
+            connection,
+            [Rate("USD", "GBP", date(2025, 3, d), Decimal(f"0.7{d}"), "t") for d in (10, 11)],
+            now=NOW,
+        )
+    with engine.connect() as connection:
+        assert previous_closes(
+            connection, ["AAPL", "MSFT"], {"AAPL": date(2025, 3, 12), "MSFT": date(2025, 3, 12)}
+        ) == {"AAPL": (date(2025, 3, 11), Decimal("248.650000"))}
+        assert last_bar_days(connection, ["AAPL"]) == {"AAPL": date(2025, 3, 12)}
+        assert previous_rates(connection, [("USD", "GBP")], date(2025, 3, 11)) == {
+            ("USD", "GBP"): (date(2025, 3, 10), Decimal("0.71"))
+        }
