@@ -191,13 +191,22 @@ class Ingestor:
             run_id = await asyncio.to_thread(ledger.open_run, self.engine, job)
             totals, checks = ledger.RunTotals(), Counter[tuple[str, str]]()
             failed_symbols = 0
+            batches = _batches(
+                plan, lambda a, b: len(NYSE.days(a, b)), self.settings.ingest_batch_rows
+            )
+
+            def fetch(batch: Plan) -> asyncio.Task[Fetched]:
+                return asyncio.create_task(
+                    fetch_bars(self.sources.prices, batch, self.settings.ingest_concurrency)
+                )
+
+            # One batch of look-ahead: batch i+1 is fetched while batch i is stored.
+            upcoming = fetch(batches[0]) if batches else None
             try:
-                for batch in _batches(
-                    plan, lambda a, b: len(NYSE.days(a, b)), self.settings.ingest_batch_rows
-                ):
-                    fetched = await fetch_bars(
-                        self.sources.prices, batch, self.settings.ingest_concurrency
-                    )
+                for i, batch in enumerate(batches):
+                    assert upcoming is not None
+                    fetched = await upcoming
+                    upcoming = fetch(batches[i + 1]) if i + 1 < len(batches) else None
                     totals.fetched += len(fetched.bars)
                     totals.sources |= fetched.sources
                     totals.errors += [f"{s}: {e}" for s, e in sorted(fetched.errors.items())]
@@ -215,7 +224,10 @@ class Ingestor:
                     await publish(self.publisher, result, run_id)
                     if on_batch:
                         on_batch(len(batch))
-            except Exception as error:
+            except BaseException as error:
+                if upcoming is not None:
+                    upcoming.cancel()
+                    await asyncio.gather(upcoming, return_exceptions=True)
                 totals.errors.append(f"{type(error).__name__}: {error}")
                 await asyncio.to_thread(
                     ledger.close_run, self.engine, run_id, outcome=ledger.FAILED, totals=totals

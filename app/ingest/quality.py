@@ -7,10 +7,11 @@ Hard rules quarantine the row; `daily_move` keeps the bar and marks it suspiciou
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable
-from dataclasses import asdict, dataclass, field
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
+from operator import attrgetter
 from typing import Any
 
 from app.ingest.records import Bar, Finding, Kind, Rate
@@ -42,6 +43,8 @@ BAR_RULES = (
 FX_RULES = (PARSEABLE, FX_RATE_POSITIVE, TRADING_DAY, NOT_FUTURE, UNIQUE_KEY, FX_RATE_MOVE)
 RULES = tuple(dict.fromkeys(BAR_RULES + FX_RULES))
 
+_BAR_KEY = attrgetter("symbol", "day")
+_RATE_KEY = attrgetter("base", "quote", "day")
 MAX_DAILY_MOVE = Decimal("0.5")
 MAX_FX_MOVE = Decimal("0.2")
 MAX_VOLUME = 10**15  # well inside BIGINT; anything larger is a broken feed
@@ -70,13 +73,34 @@ def _record(report: QualityReport, rule: str, ok: bool) -> bool:
     return ok
 
 
+def _dedupe(rows: list[Any], key: Callable[[Any], tuple[Any, ...]]) -> tuple[list[Any], set[Any]]:
+    """Identical duplicates collapse to one row; every variant of a conflicting key is kept
+    (to be quarantined) and its key returned."""
+    first: dict[tuple[Any, ...], Any] = {}
+    distinct: list[Any] = []
+    variants: dict[tuple[Any, ...], list[Any]] = {}
+    for row in rows:
+        k = key(row)
+        seen = first.setdefault(k, row)
+        if seen is row:
+            distinct.append(row)
+        elif seen != row and row not in variants.setdefault(k, [seen]):
+            variants[k].append(row)
+            distinct.append(row)
+    return distinct, set(variants)
+
+
+def _count(
+    report: QualityReport, evaluated: int, failures: Counter[str], rules: Iterable[str]
+) -> None:
+    for rule in rules:
+        report.checks[rule, "pass"] += evaluated - failures[rule]
+        if failures[rule]:
+            report.checks[rule, "fail"] += failures[rule]
+
+
 def _payload(row: Bar | Rate) -> dict[str, Any]:
-    return {k: (v.isoformat() if isinstance(v, date) else str(v)) for k, v in asdict(row).items()}
-
-
-def _duplicates(keys: Iterable[tuple[Any, ...]]) -> set[tuple[Any, ...]]:
-    counts = Counter(keys)
-    return {key for key, n in counts.items() if n > 1}
+    return {k: (v.isoformat() if isinstance(v, date) else str(v)) for k, v in row._asdict().items()}
 
 
 def validate_bars(
@@ -91,34 +115,38 @@ def validate_bars(
     report.checks[PARSEABLE, "pass"] += len(bars)
     if parse_failures:
         report.merge_parse_failures(parse_failures)
-    # Identical duplicates collapse to one; conflicting ones are all quarantined.
-    distinct = list(
-        {(b.symbol, b.day, b.open, b.high, b.low, b.close, b.volume): b for b in bars}.values()
-    )
+    distinct, conflicting = _dedupe(bars, _BAR_KEY)
     report.total -= len(bars) - len(distinct)
-    conflicting = _duplicates((b.symbol, b.day) for b in distinct)
+    failures: Counter[str] = Counter()
+    trading_day: dict[date, bool] = {}
     kept: list[Bar] = []
-    for bar in distinct:
+    for bar in distinct:  # the hot loop: one pass, failures counted, passes derived
+        o, h, lo, c, v, day = bar.open, bar.high, bar.low, bar.close, bar.volume, bar.day
         failed = []
-        if not _record(report, PRICE_POSITIVE, min(bar.open, bar.high, bar.low, bar.close) > 0):
+        if not (o > 0 and h > 0 and lo > 0 and c > 0):
             failed.append(PRICE_POSITIVE)
-        consistent = bar.low <= bar.open <= bar.high and bar.low <= bar.close <= bar.high
-        if not _record(report, OHLC_CONSISTENT, consistent):
+        if not (lo <= o <= h and lo <= c <= h):
             failed.append(OHLC_CONSISTENT)
-        volume_ok = bar.volume == bar.volume.to_integral_value() and 0 <= bar.volume < MAX_VOLUME
-        if not _record(report, VOLUME_VALID, volume_ok):
+        if not (0 <= v < MAX_VOLUME and v == v.to_integral_value()):
             failed.append(VOLUME_VALID)
-        if not _record(report, TRADING_DAY, NYSE.is_trading_day(bar.day)):
+        is_day = trading_day.get(day)
+        if is_day is None:
+            is_day = trading_day[day] = NYSE.is_trading_day(day)
+        if not is_day:
             failed.append(TRADING_DAY)
-        if not _record(report, NOT_FUTURE, bar.day <= today):
+        if day > today:
             failed.append(NOT_FUTURE)
-        if not _record(report, UNIQUE_KEY, (bar.symbol, bar.day) not in conflicting):
+        if conflicting and (bar.symbol, day) in conflicting:
             failed.append(UNIQUE_KEY)
-        for rule in failed:
-            report.findings.append(Finding("bar", rule, bar.key, _payload(bar)))
-        if not failed:
+        if failed:
+            failures.update(failed)
+            payload = _payload(bar)
+            report.findings.extend(Finding("bar", rule, bar.key, payload) for rule in failed)
+        else:
             kept.append(bar)
-    kept.sort(key=lambda b: (b.symbol, b.day))
+    hard = (PRICE_POSITIVE, OHLC_CONSISTENT, VOLUME_VALID, TRADING_DAY, NOT_FUTURE, UNIQUE_KEY)
+    _count(report, len(distinct), failures, hard)
+    kept.sort(key=_BAR_KEY)
     _flag_moves(report, kept, previous_close)
     _find_gaps(report, kept, previous_close)
     report.valid = kept
@@ -129,7 +157,7 @@ def _flag_moves(
     report: QualityReport, bars: list[Bar], previous: dict[str, tuple[date, Decimal]]
 ) -> None:
     last_symbol, last_close = "", Decimal(0)
-    for bar in bars:
+    for i, bar in enumerate(bars):
         if bar.symbol != last_symbol:
             last_symbol = bar.symbol
             prior = previous.get(bar.symbol)
@@ -139,7 +167,7 @@ def _flag_moves(
             last_close = prior[1]
         move = abs(bar.close / last_close - 1) if last_close else Decimal(0)
         if not _record(report, DAILY_MOVE, move <= MAX_DAILY_MOVE):
-            bar.suspicious = True
+            bar = bars[i] = bar._replace(suspicious=True)
             report.findings.append(
                 Finding("bar", DAILY_MOVE, bar.key, _payload(bar), "warning", f"move {move:.2%}")
             )
@@ -184,9 +212,8 @@ def validate_rates(
     report.checks[PARSEABLE, "pass"] += len(rates)
     if parse_failures:
         report.merge_parse_failures(parse_failures)
-    distinct = list({(r.base, r.quote, r.day, r.rate): r for r in rates}.values())
+    distinct, conflicting = _dedupe(rates, _RATE_KEY)
     report.total -= len(rates) - len(distinct)
-    conflicting = _duplicates((r.base, r.quote, r.day) for r in distinct)
     candidates: list[Rate] = []
     for rate in distinct:
         failed = []
@@ -202,7 +229,7 @@ def validate_rates(
             report.findings.append(Finding("fx", rule, rate.key, _payload(rate)))
         if not failed:
             candidates.append(rate)
-    candidates.sort(key=lambda r: (r.base, r.quote, r.day))
+    candidates.sort(key=_RATE_KEY)
     last_pair: tuple[str, str] = ("", "")
     last_rate: Decimal | None = None
     for rate in candidates:

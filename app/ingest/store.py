@@ -13,9 +13,8 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Connection, Table, and_, func, or_, select, tuple_
+from sqlalchemy import Connection, Table, and_, func, select, text, tuple_
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.sql.dml import Insert
 
 from app.ingest.records import Bar, Finding, Rate
 from app.models import daily_bar, fx_rate, quality_issue, symbol_table
@@ -32,22 +31,60 @@ def _insert(connection: Connection, table: Table) -> Any:
     return dialect.insert(table)
 
 
-def _upsert(
-    connection: Connection, table: Table, keys: Sequence[str], compare: Sequence[str]
-) -> Insert:
-    """INSERT .. ON CONFLICT (keys) DO UPDATE only when a `compare` column differs.
+def _bind(
+    connection: Connection, table: Table, columns: dict[str, list[Any]]
+) -> dict[str, list[Any]]:
+    """Columns of Python values turned into driver values by each column's own bind
+    processor (the TypeDecorator logic Core applies), column by column."""
+    dialect = connection.dialect
+    out: dict[str, list[Any]] = {}
+    for name, values in columns.items():
+        process = table.c[name].type.bind_processor(dialect)
+        if process is None:
+            out[name] = values
+            continue
+        distinct = set(values)
+        if len(distinct) * 4 < len(values):  # symbols, days, stamps: convert each value once
+            converted = {v: process(v) for v in distinct}
+            out[name] = [converted[v] for v in values]
+        else:
+            out[name] = [process(v) for v in values]
+    return out
 
-    RETURNING yields one row per inserted or changed row, so unchanged rows are counted
-    without a read-before-write.
+
+def _upsert(
+    connection: Connection,
+    table: Table,
+    columns: dict[str, list[Any]],
+    keys: Sequence[str],
+    compare: Sequence[str],
+) -> int:
+    """INSERT .. ON CONFLICT (keys) DO UPDATE, only where a `compare` column differs.
+
+    Returns how many rows were inserted or changed; unchanged rows are not rewritten and no
+    row is read first. PostgreSQL gets one statement per batch over `unnest` of column arrays
+    (a giant multi-VALUES statement costs psycopg more to parse than the server to run);
+    SQLite gets the driver's executemany, whose rowcount sums the rows really changed.
     """
-    statement = _insert(connection, table)
-    excluded = statement.excluded
-    changed = or_(*(table.c[c] != excluded[c] for c in compare))
-    update = {c: excluded[c] for c in (*compare, "source", "ingested_at")}
-    upsert: Insert = statement.on_conflict_do_update(
-        index_elements=list(keys), set_=update, where=changed
-    ).returning(table.c.id)
-    return upsert
+    columns = _bind(connection, table, columns)
+    names = list(columns)
+    updates = ", ".join(f"{c} = excluded.{c}" for c in (*compare, "source", "ingested_at"))
+    changed = " OR ".join(f"{table.name}.{c} IS DISTINCT FROM excluded.{c}" for c in compare)
+    conflict = f"ON CONFLICT ({', '.join(keys)}) DO UPDATE SET {updates} WHERE {changed}"
+    if connection.dialect.name == "postgresql":
+        dialect = connection.dialect
+        casts = ", ".join(
+            f"CAST(:{c} AS {table.c[c].type.compile(dialect=dialect)}[])" for c in names
+        )
+        sql = (
+            f"INSERT INTO {table.name} ({', '.join(names)}) SELECT * FROM unnest({casts}) "
+            f"{conflict} RETURNING 1"
+        )
+        return len(connection.execute(text(sql), columns).all())
+    placeholders = ", ".join("?" for _ in names)
+    sql = f"INSERT INTO {table.name} ({', '.join(names)}) VALUES ({placeholders}) {conflict}"
+    result = connection.exec_driver_sql(sql, list(zip(*columns.values(), strict=True)))
+    return int(result.rowcount)
 
 
 def ensure_symbols(connection: Connection, symbols: Iterable[str], *, now: datetime) -> None:
@@ -59,49 +96,41 @@ def ensure_symbols(connection: Connection, symbols: Iterable[str], *, now: datet
 def store_bars(connection: Connection, bars: list[Bar], *, now: datetime) -> Stored:
     if not bars:
         return Stored(0, 0)
-    ensure_symbols(connection, (b.symbol for b in bars), now=now)
-    rows = [
-        {
-            "symbol": b.symbol,
-            "day": b.day,
-            "open": b.open,
-            "high": b.high,
-            "low": b.low,
-            "close": b.close,
-            "volume": int(b.volume),
-            "suspicious": b.suspicious,
-            "source": b.source,
-            "ingested_at": now,
-        }
-        for b in bars
-    ]
-    statement = _upsert(
-        connection,
-        daily_bar,
-        ("symbol", "day"),
-        ("open", "high", "low", "close", "volume", "suspicious"),
+    ensure_symbols(connection, {b.symbol for b in bars}, now=now)
+    symbol, day, open_, high, low, close, volume, source, suspicious = map(
+        list, zip(*bars, strict=True)
     )
-    changed = len(connection.execute(statement, rows).all())
-    return Stored(changed, len(rows) - changed)
+    columns = {
+        "symbol": symbol,
+        "day": day,
+        "open": open_,
+        "high": high,
+        "low": low,
+        "close": close,
+        "volume": [int(v) for v in volume],
+        "suspicious": suspicious,
+        "source": source,
+        "ingested_at": [now] * len(bars),
+    }
+    compare = ("open", "high", "low", "close", "volume", "suspicious")
+    changed = _upsert(connection, daily_bar, columns, ("symbol", "day"), compare)
+    return Stored(changed, len(bars) - changed)
 
 
 def store_rates(connection: Connection, rates: list[Rate], *, now: datetime) -> Stored:
     if not rates:
         return Stored(0, 0)
-    rows = [
-        {
-            "base": r.base,
-            "quote": r.quote,
-            "day": r.day,
-            "rate": r.rate,
-            "source": r.source,
-            "ingested_at": now,
-        }
-        for r in rates
-    ]
-    statement = _upsert(connection, fx_rate, ("base", "quote", "day"), ("rate",))
-    changed = len(connection.execute(statement, rows).all())
-    return Stored(changed, len(rows) - changed)
+    base, quote, day, rate, source = map(list, zip(*rates, strict=True))
+    columns = {
+        "base": base,
+        "quote": quote,
+        "day": day,
+        "rate": rate,
+        "source": source,
+        "ingested_at": [now] * len(rates),
+    }
+    changed = _upsert(connection, fx_rate, columns, ("base", "quote", "day"), ("rate",))
+    return Stored(changed, len(rates) - changed)
 
 
 def store_findings(

@@ -7,13 +7,11 @@ failing a whole payload.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import date
-from typing import ClassVar, Protocol
+from typing import ClassVar, NamedTuple, Protocol
 
 
-@dataclass(frozen=True, slots=True)
-class RawBar:
+class RawBar(NamedTuple):
     symbol: str
     day: str
     open: str
@@ -24,8 +22,7 @@ class RawBar:
     source: str
 
 
-@dataclass(frozen=True, slots=True)
-class RawRate:
+class RawRate(NamedTuple):
     base: str
     quote: str
     day: str

@@ -113,13 +113,18 @@ class Guard:
             isinstance(error, Throttled) and error.retry_after > self.policy.max_throttle_wait
         )
 
-    def _wait(self, state: RetryCallState) -> float:
-        error = state.outcome.exception() if state.outcome else None
+    def _delay(self, attempt: int, error: BaseException | None) -> float:
+        """How long to wait after failed attempt number `attempt` (1-based)."""
         if isinstance(error, Throttled):
             return error.retry_after
         # Exponential backoff with up to one `backoff` of jitter, capped at max_backoff.
-        base = self.policy.backoff * float(2 ** (state.attempt_number - 1))
+        base = self.policy.backoff * float(2 ** (attempt - 1))
         return min(self.policy.max_backoff, base + random.uniform(0, self.policy.backoff))
+
+    def _wait(self, state: RetryCallState) -> float:
+        # tenacity counts from the first retry; attempt 1 happened before it took over.
+        error = state.outcome.exception() if state.outcome else None
+        return self._delay(state.attempt_number + 1, error)
 
     async def _attempt(self, fn: Callable[[], Awaitable[T]]) -> T:
         await self.limiter.acquire()
@@ -131,17 +136,29 @@ class Guard:
                 f"no answer within {self.policy.timeout}s", source=self.source
             ) from error
 
-    async def call(self, fn: Callable[[], Awaitable[T]]) -> T:
-        self.breaker.before_call(self.source)
+    async def _with_retries(self, fn: Callable[[], Awaitable[T]]) -> T:
+        """The first attempt runs bare (the common, successful case costs no retry
+        machinery); tenacity takes over only after a retryable failure."""
+        try:
+            return await self._attempt(fn)
+        except SourceError as error:
+            if not self.policy.retries or not self._should_retry(error):
+                raise
+            await self._sleep(self._delay(1, error))
         retrying = AsyncRetrying(
-            stop=stop_after_attempt(self.policy.retries + 1),
+            stop=stop_after_attempt(self.policy.retries),
             wait=self._wait,
             retry=retry_if_exception(self._should_retry),
             sleep=self._sleep,
             reraise=True,
         )
+        result: T = await retrying(self._attempt, fn)
+        return result
+
+    async def call(self, fn: Callable[[], Awaitable[T]]) -> T:
+        self.breaker.before_call(self.source)
         try:
-            result: T = await retrying(self._attempt, fn)
+            result = await self._with_retries(fn)
         except SourceError as error:
             error.source = error.source or self.source
             if isinstance(error, QuotaExhausted):

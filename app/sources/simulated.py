@@ -4,7 +4,7 @@ Each symbol follows a geometric random walk over trading days (NYSE days for sto
 weekdays for FX). The walk is a function of (seed, symbol, day) alone, whatever range is
 asked for, so re-running or back-filling any window yields the same numbers:
 
-* the Brownian path at block boundaries (every 64 trading days) comes from Lévy's midpoint
+* the Brownian path at block boundaries (every 32 trading days) comes from Lévy's midpoint
   construction, each node drawn from its own seeded generator (O(log n) per node, cached);
 * inside a block, a Brownian bridge between the two boundary values, from the block's own
   seeded generator.
@@ -16,6 +16,7 @@ and demos make alerts fire.
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import math
 import random
 import zlib
@@ -27,8 +28,8 @@ from functools import lru_cache
 from app.market_calendar import FX_DAYS, NYSE, TradingCalendar, last_closed_session
 from app.sources.base import RawBar, RawRate, Throttled, UnknownSymbol, UpstreamUnavailable
 
-BLOCK = 64  # trading days per bridge block
-LEVELS = 12  # 2**12 blocks of 64 days: about a thousand years of trading days
+BLOCK = 32  # trading days per bridge block: a month of data touches one or two
+LEVELS = 11  # 2**11 blocks of 32 days: about 260 years of trading days from 2000
 REFERENCE_DAY = date(2025, 1, 2)  # prices below are roughly the closes of this day
 
 _STOCK_LEVELS = {
@@ -72,11 +73,16 @@ def _stable_hash(text: str) -> int:
     return zlib.crc32(text.encode())
 
 
+_TWO_64 = float(2**64)
+
+
 @lru_cache(maxsize=200_000)
 def _node(seed: int, key: str, lo: int, hi: int) -> float:
-    """Standard Brownian motion W at block index `hi`, given the dyadic interval [lo, hi]."""
-    rng = random.Random(f"{seed}|{key}|{lo}|{hi}")
-    return rng.gauss(0.0, 1.0)
+    """The standard normal draw of the dyadic interval [lo, hi]: Box-Muller on a keyed hash."""
+    digest = hashlib.blake2b(f"{seed}|{key}|{lo}|{hi}".encode(), digest_size=16).digest()
+    u1 = (int.from_bytes(digest[:8], "big") + 1) / _TWO_64  # (0, 1]
+    u2 = int.from_bytes(digest[8:], "big") / _TWO_64
+    return math.sqrt(-2.0 * math.log(u1)) * math.cos(2.0 * math.pi * u2)
 
 
 def _brownian_at_block(seed: int, key: str, k: int) -> float:
@@ -96,49 +102,59 @@ def _brownian_at_block(seed: int, key: str, k: int) -> float:
             lo, w_lo = mid, w_mid
 
 
-@dataclass(frozen=True, slots=True)
-class _Day:
-    w: float  # Brownian value in units of sqrt(trading days)
-    bits: int  # 60 uniform bits for the day's extras
+_SQRT_BLOCK = math.sqrt(BLOCK)
 
 
-@lru_cache(maxsize=4096)
-def _block(seed: int, key: str, k: int) -> tuple[_Day, ...]:
-    start = _brownian_at_block(seed, key, k) * math.sqrt(BLOCK)
-    end = _brownian_at_block(seed, key, k + 1) * math.sqrt(BLOCK)
+def _boundary(seed: int, key: str, k: int) -> float:
+    """W at the first day of block k, in units of sqrt(trading days)."""
+    return _brownian_at_block(seed, key, k) * _SQRT_BLOCK
+
+
+@lru_cache(maxsize=8192)
+def _block(seed: int, key: str, k: int) -> tuple[tuple[float, ...], tuple[int, ...]]:
+    """W for each day of block k (a Brownian bridge between its boundaries) and 60 uniform
+    bits per day for the day's extras (gap, wicks, volume, fault draw)."""
+    start, end = _boundary(seed, key, k), _boundary(seed, key, k + 1)
     rng = random.Random(f"{seed}|{key}|block|{k}")
-    steps = [rng.gauss(0.0, 1.0) for _ in range(BLOCK)]
-    bits = [rng.getrandbits(60) for _ in range(BLOCK)]
-    total = sum(steps)
-    out: list[_Day] = []
-    acc = 0.0
-    for i in range(BLOCK):  # Brownian bridge from `start` (day kB) to `end` (day (k+1)B)
-        out.append(_Day(start + acc - (i / BLOCK) * (total - (end - start)), bits[i]))
-        acc += steps[i]
-    return tuple(out)
+    gauss, bits = rng.gauss, rng.getrandbits
+    steps = [gauss(0.0, 1.0) for _ in range(BLOCK)]
+    extras = tuple(bits(60) for _ in range(BLOCK))
+    drift = (sum(steps) - (end - start)) / BLOCK
+    path: list[float] = []
+    acc = start
+    for i, step in enumerate(steps):  # S_i - (i/B)(S_B - (end - start)), from `start`
+        path.append(acc - i * drift)
+        acc += step
+    return tuple(path), extras
 
 
-def _uniform(bits: int, slot: int) -> float:
-    """The slot-th 12-bit uniform in [0, 1) packed into `bits`."""
-    return ((bits >> (12 * slot)) & 0xFFF) / 4096.0
+_U12 = 1.0 / 4096.0  # five 12-bit uniforms in [0, 1) are packed into each day's 60 bits
+
+
+@lru_cache(maxsize=16_384)
+def _iso_day(day: date) -> str:
+    return day.isoformat()
 
 
 class _Walk:
-    """Log-price path of one instrument on one calendar."""
+    """Log-price path of one instrument on one calendar, anchored at a block boundary near
+    REFERENCE_DAY (so the anchor costs no bridge block of its own)."""
 
     def __init__(
         self, seed: int, key: str, calendar: TradingCalendar, sigma: float, drift: float
     ) -> None:
         self.seed, self.key, self.calendar = seed, key, calendar
         self.sigma, self.drift = sigma, drift
-        self.ref = calendar.index(calendar.latest_on_or_before(REFERENCE_DAY))
-        self.w_ref = self.day(self.ref).w
+        ref_block = calendar.index(calendar.latest_on_or_before(REFERENCE_DAY)) // BLOCK
+        self.ref = ref_block * BLOCK
+        self.w_ref = _boundary(seed, key, ref_block)
 
-    def day(self, n: int) -> _Day:
-        return _block(self.seed, self.key, n // BLOCK)[n % BLOCK]
+    def w(self, n: int) -> float:
+        """W of trading day n."""
+        return _block(self.seed, self.key, n // BLOCK)[0][n % BLOCK]
 
     def factor(self, n: int, w: float) -> float:
-        """Price relative to the reference day's level."""
+        """Price relative to the reference level."""
         return math.exp(self.sigma * (w - self.w_ref) + self.drift * (n - self.ref))
 
 
@@ -159,6 +175,7 @@ class SimulatedMarket:
         self.clock = clock or (lambda: datetime.now(UTC))
         self._fault_rng = random.Random(seed)
         self._walks: dict[str, _Walk] = {}
+        self._latest: dict[tuple[int, int, datetime], date] = {}
 
     # --- fault injection ------------------------------------------------------------------
     async def _call(self) -> None:
@@ -171,8 +188,17 @@ class SimulatedMarket:
             raise Throttled("simulated throttling", source=self.name, retry_after=0.01)
 
     def latest_session(self, calendar: TradingCalendar, close_utc_hour: int) -> date:
-        latest = last_closed_session(calendar, self.clock(), close_utc_hour=close_utc_hour)
-        return calendar.shift(latest, -self.faults.stale_days) if self.faults.stale_days else latest
+        now = self.clock()
+        key = (id(calendar), close_utc_hour, now.replace(minute=0, second=0, microsecond=0))
+        latest = self._latest.get(key)
+        if latest is None:  # sessions close on the hour: one computation per hour
+            latest = last_closed_session(calendar, now, close_utc_hour=close_utc_hour)
+            if self.faults.stale_days:
+                latest = calendar.shift(latest, -self.faults.stale_days)
+            self._latest[key] = latest
+            if len(self._latest) > 8:
+                self._latest = {key: latest}
+        return latest
 
     def _walk(self, key: str, calendar: TradingCalendar, sigma: float, drift: float) -> _Walk:
         walk = self._walks.get(key)
@@ -200,32 +226,29 @@ class SimulatedMarket:
         walk = self._walk(symbol, NYSE, sigma, 0.0003)
         invalid_rate = self.faults.invalid_bar_rate
         first = NYSE.index(days[0])
-        prev_w = walk.day(first - 1).w if first > 0 else walk.day(0).w
-        prev_close = level * walk.factor(first - 1, prev_w)
+        prev_close = level * walk.factor(first - 1, walk.w(max(0, first - 1)))
+        # close = level * walk.factor(n, w), folded into one exp() per day
+        offset = math.log(level) - sigma * walk.w_ref - walk.drift * walk.ref
+        exp, gap, wick, drift, name = math.exp, 0.6 * sigma, 0.5 * sigma, walk.drift, self.name
         out: list[RawBar] = []
-        for offset, day in enumerate(days):
-            n = first + offset
-            today = walk.day(n)
-            close = level * walk.factor(n, today.w)
-            gap = (_uniform(today.bits, 0) - 0.5) * 0.6 * sigma
-            opened = prev_close * math.exp(gap)
-            high = max(opened, close) * math.exp(_uniform(today.bits, 1) * 0.5 * sigma)
-            low = min(opened, close) * math.exp(-_uniform(today.bits, 2) * 0.5 * sigma)
-            shares = int(volume * math.exp((_uniform(today.bits, 3) - 0.5) * 0.8))
-            if invalid_rate and _uniform(today.bits, 4) < invalid_rate:
+        append, new_bar, iso = out.append, tuple.__new__, _iso_day
+        block_no = -1
+        path: tuple[float, ...] = ()
+        extras: tuple[int, ...] = ()
+        for n, day in enumerate(days, start=first):
+            if n // BLOCK != block_no:
+                block_no = n // BLOCK
+                path, extras = _block(walk.seed, walk.key, block_no)
+            bits = extras[n % BLOCK]
+            close = exp(sigma * path[n % BLOCK] + drift * n + offset)
+            opened = prev_close * exp(((bits & 0xFFF) * _U12 - 0.5) * gap)
+            high = (opened if opened > close else close) * exp((bits >> 12 & 0xFFF) * _U12 * wick)
+            low = (close if opened > close else opened) * exp(-(bits >> 24 & 0xFFF) * _U12 * wick)
+            shares = int(volume * exp(((bits >> 36 & 0xFFF) * _U12 - 0.5) * 0.8))
+            if invalid_rate and (bits >> 48 & 0xFFF) * _U12 < invalid_rate:
                 high, low = low, high  # a broken bar for the quality rules to catch
-            out.append(
-                RawBar(
-                    symbol,
-                    day.isoformat(),
-                    f"{opened:.4f}",
-                    f"{high:.4f}",
-                    f"{low:.4f}",
-                    f"{close:.4f}",
-                    str(shares),
-                    self.name,
-                )
-            )
+            o, h, lo, c = f"{opened:.4f} {high:.4f} {low:.4f} {close:.4f}".split()
+            append(new_bar(RawBar, (symbol, iso(day), o, h, lo, c, str(shares), name)))
             prev_close = close
         return out
 
@@ -253,9 +276,9 @@ class SimulatedMarket:
         out: list[RawRate] = []
         for offset, day in enumerate(days):
             n = first + offset
-            base_usd = base_level * (base_walk.factor(n, base_walk.day(n).w) if base_walk else 1)
+            base_usd = base_level * (base_walk.factor(n, base_walk.w(n)) if base_walk else 1)
             for quote, level, walk in legs:
-                quote_usd = level * (walk.factor(n, walk.day(n).w) if walk else 1.0)
+                quote_usd = level * (walk.factor(n, walk.w(n)) if walk else 1.0)
                 rate = quote_usd / base_usd
                 out.append(RawRate(base, quote, day.isoformat(), f"{rate:.8g}", self.name))
         return out
