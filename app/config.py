@@ -86,6 +86,7 @@ class Settings(BaseSettings):
     initial_backfill_days: int = Field(90, ge=0)
     leader_retry_seconds: float = Field(15.0, gt=0)
 
+    max_rate_age_days: int = Field(5, ge=0)  # older as-of rates are refused, not guessed
     ingest_batch_rows: int = Field(20_000, ge=1)
     ingest_concurrency: int = Field(16, ge=1)
 

@@ -1,16 +1,22 @@
-"""Shared request dependencies: the app's runtime state, typed."""
+"""Shared request dependencies: the runtime, validated currencies, symbols and dates."""
 
 from __future__ import annotations
 
+import re
+from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import date, datetime
 from typing import Annotated
 
-from fastapi import Depends, Request
+from fastapi import Depends, Path, Query, Request
 from sqlalchemy import Engine
 
+from app.api.errors import ApiError
 from app.config import Settings
+from app.convert.rates import RateBook
 from app.ingest.pipeline import Ingestor
 from app.ingest.scheduler import IngestScheduler
+from app.models import utc_now
 
 
 @dataclass
@@ -19,6 +25,11 @@ class Runtime:
     engine: Engine
     ingestor: Ingestor
     scheduler: IngestScheduler | None
+    rates: RateBook
+    clock: Callable[[], datetime] = utc_now
+
+    def today(self) -> date:
+        return self.clock().date()
 
 
 def get_runtime(request: Request) -> Runtime:
@@ -27,3 +38,60 @@ def get_runtime(request: Request) -> Runtime:
 
 
 RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
+
+_CODE = re.compile(r"^[A-Za-z]{3}$")
+_SYMBOL = re.compile(r"^[A-Za-z][A-Za-z0-9.\-]{0,9}$")
+
+
+def currency_code(code: str, settings: Settings, *, field: str) -> str:
+    """Codes are case-insensitive (normalised to upper case); unknown ones are a 404."""
+    if not _CODE.match(code):
+        raise ApiError(
+            422, "invalid_currency", f"{field}: {code!r} is not a 3-letter currency code"
+        )
+    upper = code.upper()
+    if upper not in settings.currencies:
+        raise ApiError(
+            404,
+            "unknown_currency",
+            f"{field}: {upper} is not a supported currency",
+            details={"supported": settings.currencies},
+        )
+    return upper
+
+
+def symbol_code(symbol: str, settings: Settings) -> str:
+    if not _SYMBOL.match(symbol):
+        raise ApiError(422, "invalid_symbol", f"{symbol!r} is not a ticker symbol")
+    upper = symbol.upper()
+    if upper not in settings.symbols:
+        raise ApiError(
+            404,
+            "unknown_symbol",
+            f"{upper} is not a tracked symbol",
+            details={"tracked": settings.symbols},
+        )
+    return upper
+
+
+def not_future(day: date | None, *, field: str, today: date) -> date | None:
+    if day is not None and day > today:
+        raise ApiError(422, "date_in_future", f"{field}: {day.isoformat()} is in the future")
+    return day
+
+
+def _symbol(runtime: RuntimeDep, symbol: Annotated[str, Path(examples=["AAPL"])]) -> str:
+    return symbol_code(symbol, runtime.settings)
+
+
+def _display_currency(
+    runtime: RuntimeDep,
+    currency: Annotated[
+        str, Query(description="ISO 4217 code to show prices in", examples=["GBP"])
+    ] = "USD",
+) -> str:
+    return currency_code(currency, runtime.settings, field="currency")
+
+
+SymbolDep = Annotated[str, Depends(_symbol)]
+CurrencyDep = Annotated[str, Depends(_display_currency)]

@@ -54,7 +54,12 @@ def fx_window(
 ) -> tuple[date, date]:
     with engine.connect() as connection:
         last = last_rate_days(connection, base, quotes)
-    first_ever = FX_DAYS.shift(latest, -max(0, initial_days - 1))
+    # Start where the bars' initial history starts (NYSE holidays stretch it further back),
+    # so every stored bar has a rate to be converted with.
+    first_ever = min(
+        FX_DAYS.shift(latest, -max(0, initial_days - 1)),
+        NYSE.shift(latest, -max(0, initial_days - 1)),
+    )
     starts = [last[q] + timedelta(days=1) if q in last else first_ever for q in quotes]
     return (min(starts, default=latest + timedelta(days=1)), latest)
 

@@ -12,7 +12,25 @@ def test_health_and_ready_on_the_embedded_default(sqlite_url: str) -> None:
         assert client.get("/health").json() == {"status": "ok"}
         ready = client.get("/ready")
         assert ready.status_code == 200
-        assert ready.json() == {"status": "ready", "database": "ok", "scheduler_leader": False}
+        body = ready.json()
+        assert (body["status"], body["database"], body["scheduler_leader"]) == (
+            "ready",
+            "ok",
+            False,
+        )
+        assert body["freshness"]["prices"]["fresh"] is False  # nothing stored yet
+        assert body["freshness"]["prices"]["oldest_latest_day"] is None
+
+
+def test_ready_reports_freshness_per_kind(client: TestClient) -> None:
+    freshness = client.get("/ready").json()["freshness"]
+    assert freshness["prices"] == {
+        "oldest_latest_day": "2025-03-12",
+        "expected_day": "2025-03-12",
+        "lag_trading_days": 0,
+        "fresh": True,
+    }
+    assert freshness["fx"]["fresh"] is True
 
 
 def test_ready_is_503_with_retry_after_when_the_database_is_down() -> None:
