@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test lint typecheck unit bench-ingest clean
+.PHONY: run test lint typecheck unit bench-api bench-ingest clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -29,6 +29,9 @@ unit: $(STAMP)
 test: lint typecheck unit
 
 # Benchmarks: not part of `make test` (see README, "Benchmarks").
+bench-api: $(STAMP)
+	$(BIN)/python -m loadtest.bench_api $(BENCH_ARGS)
+
 bench-ingest: $(STAMP)
 	$(BIN)/python -m loadtest.bench_ingest $(BENCH_ARGS)
 

@@ -28,15 +28,26 @@ class Runtime:
     rates: RateBook
     clock: Callable[[], datetime] = utc_now
 
+    def __post_init__(self) -> None:
+        known = self.settings.currencies
+        self._currencies = {c: c for c in known} | {c.lower(): c for c in known}
+
     def today(self) -> date:
         return self.clock().date()
 
+    def currency(self, code: str, *, field: str) -> str:
+        """A supported currency code, upper-cased; a dict hit on the hot path."""
+        found = self._currencies.get(code)
+        return found if found is not None else currency_code(code, self.settings, field=field)
 
-def get_runtime(request: Request) -> Runtime:
+
+async def get_runtime(request: Request) -> Runtime:
     runtime: Runtime = request.app.state.runtime
     return runtime
 
 
+# Dependencies are `async def` on purpose: they do no I/O, and FastAPI would run a plain
+# `def` dependency in a worker thread on every request.
 RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
 
 _CODE = re.compile(r"^[A-Za-z]{3}$")
@@ -80,11 +91,11 @@ def not_future(day: date | None, *, field: str, today: date) -> date | None:
     return day
 
 
-def _symbol(runtime: RuntimeDep, symbol: Annotated[str, Path(examples=["AAPL"])]) -> str:
+async def _symbol(runtime: RuntimeDep, symbol: Annotated[str, Path(examples=["AAPL"])]) -> str:
     return symbol_code(symbol, runtime.settings)
 
 
-def _display_currency(
+async def _display_currency(
     runtime: RuntimeDep,
     currency: Annotated[
         str, Query(description="ISO 4217 code to show prices in", examples=["GBP"])

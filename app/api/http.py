@@ -4,14 +4,18 @@ from __future__ import annotations
 
 import base64
 import hashlib
-from typing import Any
+import json
+from typing import Any, TypeVar
+from urllib.parse import parse_qsl
 
 from fastapi import Request, Response
 from fastapi.encoders import jsonable_encoder
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel
+from pydantic import BaseModel, ValidationError
 
 from app.api.errors import ApiError
+
+M = TypeVar("M", bound=BaseModel)
 
 
 def encode_cursor(value: str) -> str:
@@ -41,3 +45,40 @@ def cached(request: Request, model: BaseModel, *, immutable: bool) -> Response:
         return Response(status_code=304, headers=headers)
     response.headers.update(headers)
     return response
+
+
+def query_model(request: Request, model: type[M]) -> M:
+    """Validate the query string with one pydantic model (the hot-path alternative to one
+    FastAPI parameter per field, which costs more per request than the work behind it)."""
+    try:
+        query = parse_qsl(request.scope["query_string"].decode("latin-1"), keep_blank_values=True)
+        return model.model_validate(dict(query))
+    except ValidationError as error:
+        problems = [
+            {"field": ".".join(str(p) for p in e["loc"]) or "query", "problem": e["msg"]}
+            for e in error.errors()
+        ]
+        message = "; ".join(f"{p['field']}: {p['problem']}" for p in problems)
+        raise ApiError(422, "invalid_request", message, details={"problems": problems}) from None
+
+
+def query_parameters(model: type[BaseModel]) -> dict[str, Any]:
+    """OpenAPI `parameters` for a query model, so the docs stay exact."""
+    schema = model.model_json_schema(by_alias=True)
+    required = set(schema.get("required", []))
+    return {
+        "parameters": [
+            {
+                "name": name,
+                "in": "query",
+                "required": name in required,
+                "description": field.get("description", ""),
+                "schema": {k: v for k, v in field.items() if k != "description"},
+            }
+            for name, field in schema["properties"].items()
+        ]
+    }
+
+
+def json_response(body: dict[str, Any]) -> Response:
+    return Response(json.dumps(body, separators=(",", ":")), media_type="application/json")
