@@ -75,20 +75,21 @@ def database_url(request: pytest.FixtureRequest) -> str:
     return url
 
 
-@pytest.fixture
-def engine(database_url: str) -> Iterator[Engine]:
-    engine = db.make_engine(database_url)
+def _migrated(url: str) -> Iterator[Engine]:
+    engine = db.make_engine(url)
     db.upgrade(engine)
     yield engine
     engine.dispose()
+
+
+@pytest.fixture
+def engine(database_url: str) -> Iterator[Engine]:
+    yield from _migrated(database_url)
 
 
 @pytest.fixture
 def sqlite_engine(sqlite_url: str) -> Iterator[Engine]:
-    engine = db.make_engine(sqlite_url)
-    db.upgrade(engine)
-    yield engine
-    engine.dispose()
+    yield from _migrated(sqlite_url)
 
 
 @pytest.fixture

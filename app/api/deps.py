@@ -54,35 +54,28 @@ _CODE = re.compile(r"^[A-Za-z]{3}$")
 _SYMBOL = re.compile(r"^[A-Za-z][A-Za-z0-9.\-]{0,9}$")
 
 
-def currency_code(code: str, settings: Settings, *, field: str) -> str:
-    """Codes are case-insensitive (normalised to upper case); unknown ones are a 404."""
-    if not _CODE.match(code):
-        raise ApiError(
-            422, "invalid_currency", f"{field}: {code!r} is not a 3-letter currency code"
-        )
-    upper = code.upper()
-    if upper not in settings.currencies:
+def _known(value: str, pattern: re.Pattern[str], known: list[str], *, what: str, field: str) -> str:
+    """Codes are case-insensitive (normalised to upper case): malformed ones are a 422,
+    well-formed but unknown ones a 404."""
+    if not pattern.match(value):
+        raise ApiError(422, f"invalid_{what}", f"{field}: {value!r} is not a valid {what} code")
+    upper = value.upper()
+    if upper not in known:
         raise ApiError(
             404,
-            "unknown_currency",
-            f"{field}: {upper} is not a supported currency",
-            details={"supported": settings.currencies},
+            f"unknown_{what}",
+            f"{field}: {upper} is not a supported {what}",
+            details={"supported": known},
         )
     return upper
+
+
+def currency_code(code: str, settings: Settings, *, field: str) -> str:
+    return _known(code, _CODE, settings.currencies, what="currency", field=field)
 
 
 def symbol_code(symbol: str, settings: Settings) -> str:
-    if not _SYMBOL.match(symbol):
-        raise ApiError(422, "invalid_symbol", f"{symbol!r} is not a ticker symbol")
-    upper = symbol.upper()
-    if upper not in settings.symbols:
-        raise ApiError(
-            404,
-            "unknown_symbol",
-            f"{upper} is not a tracked symbol",
-            details={"tracked": settings.symbols},
-        )
-    return upper
+    return _known(symbol, _SYMBOL, settings.symbols, what="symbol", field="symbol")
 
 
 def not_future(day: date | None, *, field: str, today: date) -> date | None:

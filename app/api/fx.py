@@ -6,7 +6,7 @@ from datetime import date as Date
 from datetime import timedelta
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Request, Response
+from fastapi import APIRouter, Depends, Query, Request, Response
 
 from app.api.deps import RuntimeDep, currency_code, not_future
 from app.api.errors import ApiError
@@ -19,19 +19,26 @@ router = APIRouter(prefix="/api/v1/fx", tags=["fx"])
 MAX_HISTORY_DAYS = 5 * 366
 
 
+async def _pair(runtime: RuntimeDep, base: str, quote: str) -> tuple[str, str]:
+    settings = runtime.settings
+    return currency_code(base, settings, field="base"), currency_code(
+        quote, settings, field="quote"
+    )
+
+
+PairDep = Annotated[tuple[str, str], Depends(_pair)]
+
+
 @router.get("/{base}/{quote}", response_model=FxRate)
 async def rate(
     runtime: RuntimeDep,
-    base: str,
-    quote: str,
+    pair: PairDep,
     date: Annotated[Date | None, Query(description="As-of day (default: today, UTC)")] = None,
 ) -> FxRate:
     """The latest rate dated on or before `date`, direct, inverted or across the pivot."""
-    settings = runtime.settings
-    b = currency_code(base, settings, field="base")
-    q = currency_code(quote, settings, field="quote")
+    b, q = pair
     day = not_future(date, field="date", today=runtime.today()) or runtime.today()
-    found = runtime.rates.rate(b, q, day, max_age_days=settings.max_rate_age_days)
+    found = runtime.rates.rate(b, q, day, max_age_days=runtime.settings.max_rate_age_days)
     return FxRate(
         base=b,
         quote=q,
@@ -46,17 +53,14 @@ async def rate(
 async def history(
     request: Request,
     runtime: RuntimeDep,
-    base: str,
-    quote: str,
+    pair: PairDep,
     start: Annotated[
         Date | None, Query(description="First day (default: 30 days before end)")
     ] = None,
     end: Annotated[Date | None, Query(description="Last day (default: today, UTC)")] = None,
 ) -> Response:
     """One point per business day that has a rate of its own, oldest first."""
-    settings = runtime.settings
-    b = currency_code(base, settings, field="base")
-    q = currency_code(quote, settings, field="quote")
+    b, q = pair
     last = not_future(end, field="end", today=runtime.today()) or runtime.today()
     first = start or last - timedelta(days=30)
     if first > last:
