@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import json
 from typing import Any, TypeVar
 from urllib.parse import parse_qsl
 
@@ -78,7 +77,3 @@ def query_parameters(model: type[BaseModel]) -> dict[str, Any]:
             for name, field in schema["properties"].items()
         ]
     }
-
-
-def json_response(body: dict[str, Any]) -> Response:
-    return Response(json.dumps(body, separators=(",", ":")), media_type="application/json")
