@@ -122,6 +122,22 @@ def validate_bars(
     kept: list[Bar] = []
     for bar in distinct:  # the hot loop: one pass, failures counted, passes derived
         o, h, lo, c, v, day = bar.open, bar.high, bar.low, bar.close, bar.volume, bar.day
+        is_day = trading_day.get(day)
+        if is_day is None:
+            is_day = trading_day[day] = NYSE.is_trading_day(day)
+        if (  # the common case allocates nothing: a per-row list feeds the cyclic GC
+            o > 0
+            and lo > 0
+            and lo <= o <= h
+            and lo <= c <= h
+            and 0 <= v < MAX_VOLUME
+            and v == v.to_integral_value()
+            and is_day
+            and day <= today
+            and not (conflicting and (bar.symbol, day) in conflicting)
+        ):
+            kept.append(bar)
+            continue
         failed = []
         if not (o > 0 and h > 0 and lo > 0 and c > 0):
             failed.append(PRICE_POSITIVE)
@@ -129,9 +145,6 @@ def validate_bars(
             failed.append(OHLC_CONSISTENT)
         if not (0 <= v < MAX_VOLUME and v == v.to_integral_value()):
             failed.append(VOLUME_VALID)
-        is_day = trading_day.get(day)
-        if is_day is None:
-            is_day = trading_day[day] = NYSE.is_trading_day(day)
         if not is_day:
             failed.append(TRADING_DAY)
         if day > today:

@@ -62,13 +62,11 @@ def parse_bars(raw: list[RawBar]) -> tuple[list[Bar], list[Finding]]:
     number, day = Decimal, date.fromisoformat
     for row in raw:
         try:
-            o, h, lo, c, v = (
-                number(row.open),
-                number(row.high),
-                number(row.low),
-                number(row.close),
-                number(row.volume),
-            )
+            o = number(row.open)  # one by one: a packed tuple per row would feed the GC
+            h = number(row.high)
+            lo = number(row.low)
+            c = number(row.close)
+            v = number(row.volume)
             if not (o + h + lo + c + v).is_finite():  # NaN/Infinity anywhere poisons the sum
                 raise InvalidOperation("not a finite number")
             bars.append(Bar(row.symbol, day(row.day), o, h, lo, c, v, row.source))
