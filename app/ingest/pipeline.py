@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import asyncio
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import date, datetime
 
@@ -183,23 +184,37 @@ class Ingestor:
         self.clock = clock
         self._locks = {"bar": asyncio.Lock(), "fx": asyncio.Lock()}
 
+    @asynccontextmanager
+    async def _ledgered(self, job: str) -> AsyncIterator[RunResult]:
+        """Open the run's ledger row; close it with the result's outcome, or as failed (and
+        re-raise) when the body raises."""
+        run_id = await asyncio.to_thread(ledger.open_run, self.engine, job)
+        result = RunResult(run_id, job, ledger.SUCCESS, ledger.RunTotals())
+        try:
+            yield result
+        except BaseException as error:
+            result.totals.errors.append(f"{type(error).__name__}: {error}")
+            await asyncio.to_thread(
+                ledger.close_run, self.engine, run_id, outcome=ledger.FAILED, totals=result.totals
+            )
+            raise
+        await asyncio.to_thread(
+            ledger.close_run, self.engine, run_id, outcome=result.outcome, totals=result.totals
+        )
+
     async def run_prices(
         self, plan: Plan, *, job: str, on_batch: Callable[[int], None] | None = None
     ) -> RunResult:
         """Ingest `plan`; `on_batch` is told how many symbols each finished batch held."""
-        async with self._locks["bar"]:
-            run_id = await asyncio.to_thread(ledger.open_run, self.engine, job)
-            totals, checks = ledger.RunTotals(), Counter[tuple[str, str]]()
-            failed_symbols = 0
-            batches = _batches(
-                plan, lambda a, b: len(NYSE.days(a, b)), self.settings.ingest_batch_rows
+        batches = _batches(plan, lambda a, b: len(NYSE.days(a, b)), self.settings.ingest_batch_rows)
+
+        def fetch(batch: Plan) -> asyncio.Task[Fetched]:
+            return asyncio.create_task(
+                fetch_bars(self.sources.prices, batch, self.settings.ingest_concurrency)
             )
 
-            def fetch(batch: Plan) -> asyncio.Task[Fetched]:
-                return asyncio.create_task(
-                    fetch_bars(self.sources.prices, batch, self.settings.ingest_concurrency)
-                )
-
+        async with self._locks["bar"], self._ledgered(job) as run:
+            totals, failed_symbols = run.totals, 0
             # One batch of look-ahead: batch i+1 is fetched while batch i is stored.
             upcoming = fetch(batches[0]) if batches else None
             try:
@@ -216,59 +231,39 @@ class Ingestor:
                         process_bars,
                         self.engine,
                         fetched.bars,
-                        run_id=run_id,
+                        run_id=run.run_id,
                         today=now.date(),
                         now=now,
                     )
-                    _add(totals, checks, result)
-                    await publish(self.publisher, result, run_id)
+                    _add(totals, run.checks, result)
+                    await publish(self.publisher, result, run.run_id)
                     if on_batch:
                         on_batch(len(batch))
-            except BaseException as error:
-                if upcoming is not None:
+            finally:
+                if upcoming is not None:  # only when the loop was left by an exception
                     upcoming.cancel()
                     await asyncio.gather(upcoming, return_exceptions=True)
-                totals.errors.append(f"{type(error).__name__}: {error}")
-                await asyncio.to_thread(
-                    ledger.close_run, self.engine, run_id, outcome=ledger.FAILED, totals=totals
-                )
-                raise
-            outcome = _outcome(len(plan), failed_symbols)
-            await asyncio.to_thread(
-                ledger.close_run, self.engine, run_id, outcome=outcome, totals=totals
-            )
-            return RunResult(run_id, job, outcome, totals, checks)
+            run.outcome = _outcome(len(plan), failed_symbols)
+        return run
 
     async def run_fx(self, start: date, end: date, *, job: str) -> RunResult:
         base, quotes = self.settings.fx_base, self.settings.quote_currencies
-        async with self._locks["fx"]:
-            run_id = await asyncio.to_thread(ledger.open_run, self.engine, job)
-            totals, checks = ledger.RunTotals(), Counter[tuple[str, str]]()
-            outcome = ledger.SUCCESS
+        async with self._locks["fx"], self._ledgered(job) as run:
+            if not quotes or start > end:
+                return run
             try:
-                if quotes and start <= end:
-                    try:
-                        raw, used = await fetch_rates(self.sources.fx, base, quotes, start, end)
-                    except SourceError as error:
-                        raw, used = [], ""
-                        totals.errors.append(f"{base}: {error}")
-                        outcome = ledger.FAILED
-                    totals.fetched += len(raw)
-                    if used:
-                        totals.sources.add(used)
-                    now = self.clock()
-                    result = await asyncio.to_thread(
-                        process_rates, self.engine, raw, run_id=run_id, today=now.date(), now=now
-                    )
-                    _add(totals, checks, result)
-                    await publish(self.publisher, result, run_id)
-            except Exception as error:
-                totals.errors.append(f"{type(error).__name__}: {error}")
-                await asyncio.to_thread(
-                    ledger.close_run, self.engine, run_id, outcome=ledger.FAILED, totals=totals
-                )
-                raise
-            await asyncio.to_thread(
-                ledger.close_run, self.engine, run_id, outcome=outcome, totals=totals
+                raw, used = await fetch_rates(self.sources.fx, base, quotes, start, end)
+            except SourceError as error:
+                raw, used = [], ""
+                run.totals.errors.append(f"{base}: {error}")
+                run.outcome = ledger.FAILED
+            run.totals.fetched += len(raw)
+            if used:
+                run.totals.sources.add(used)
+            now = self.clock()
+            result = await asyncio.to_thread(
+                process_rates, self.engine, raw, run_id=run.run_id, today=now.date(), now=now
             )
-            return RunResult(run_id, job, outcome, totals, checks)
+            _add(run.totals, run.checks, result)
+            await publish(self.publisher, result, run.run_id)
+        return run

@@ -31,9 +31,10 @@ def _insert(connection: Connection, table: Table) -> Any:
     return dialect.insert(table)
 
 
-def _bind(
-    connection: Connection, table: Table, columns: dict[str, list[Any]]
-) -> dict[str, list[Any]]:
+Columns = dict[str, list[Any]]
+
+
+def _bind(connection: Connection, table: Table, columns: Columns) -> Columns:
     """Columns of Python values turned into driver values by each column's own bind
     processor (the TypeDecorator logic Core applies), column by column."""
     dialect = connection.dialect
@@ -55,7 +56,7 @@ def _bind(
 def _upsert(
     connection: Connection,
     table: Table,
-    columns: dict[str, list[Any]],
+    columns: Columns,
     keys: Sequence[str],
     compare: Sequence[str],
 ) -> int:
@@ -87,6 +88,14 @@ def _upsert(
     return int(result.rowcount)
 
 
+def _transpose(records: list[Bar] | list[Rate], now: datetime) -> Columns:
+    """NamedTuple records as columns named after their fields, plus the ingestion stamp."""
+    fields = type(records[0])._fields
+    columns: Columns = dict(zip(fields, map(list, zip(*records, strict=True)), strict=True))
+    columns["ingested_at"] = [now] * len(records)
+    return columns
+
+
 def ensure_symbols(connection: Connection, symbols: Iterable[str], *, now: datetime) -> None:
     rows = [{"symbol": s, "currency": "USD", "created_at": now} for s in sorted(set(symbols))]
     if rows:
@@ -97,21 +106,8 @@ def store_bars(connection: Connection, bars: list[Bar], *, now: datetime) -> Sto
     if not bars:
         return Stored(0, 0)
     ensure_symbols(connection, {b.symbol for b in bars}, now=now)
-    symbol, day, open_, high, low, close, volume, source, suspicious = map(
-        list, zip(*bars, strict=True)
-    )
-    columns = {
-        "symbol": symbol,
-        "day": day,
-        "open": open_,
-        "high": high,
-        "low": low,
-        "close": close,
-        "volume": [int(v) for v in volume],
-        "suspicious": suspicious,
-        "source": source,
-        "ingested_at": [now] * len(bars),
-    }
+    columns = _transpose(bars, now)
+    columns["volume"] = [int(v) for v in columns["volume"]]
     compare = ("open", "high", "low", "close", "volume", "suspicious")
     changed = _upsert(connection, daily_bar, columns, ("symbol", "day"), compare)
     return Stored(changed, len(bars) - changed)
@@ -120,15 +116,7 @@ def store_bars(connection: Connection, bars: list[Bar], *, now: datetime) -> Sto
 def store_rates(connection: Connection, rates: list[Rate], *, now: datetime) -> Stored:
     if not rates:
         return Stored(0, 0)
-    base, quote, day, rate, source = map(list, zip(*rates, strict=True))
-    columns = {
-        "base": base,
-        "quote": quote,
-        "day": day,
-        "rate": rate,
-        "source": source,
-        "ingested_at": [now] * len(rates),
-    }
+    columns = _transpose(rates, now)
     changed = _upsert(connection, fx_rate, columns, ("base", "quote", "day"), ("rate",))
     return Stored(changed, len(rates) - changed)
 
