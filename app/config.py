@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from functools import lru_cache
 from typing import Annotated, Any, Literal
+from urllib.parse import urlsplit
 
 from apscheduler.triggers.cron import CronTrigger
 from babel.numbers import list_currencies
@@ -50,6 +51,10 @@ class Settings(BaseSettings):
     auto_migrate: bool | None = None  # None: migrate automatically for SQLite only
     redis_url: str | None = None
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    log_format: Literal["json", "text"] = "json"
+    # Prometheus metrics and /metrics; tracing follows the standard OTEL_* variables.
+    metrics_enabled: bool = True
+    freshness_refresh_seconds: float = Field(60.0, gt=0)
 
     symbols: CommaList = Field(default_factory=lambda: list(MAGNIFICENT_SEVEN))
     currencies: CommaList = Field(default_factory=lambda: list(DEFAULT_CURRENCIES))
@@ -169,6 +174,15 @@ class Settings(BaseSettings):
     @property
     def quote_currencies(self) -> list[str]:
         return [c for c in self.currencies if c != self.fx_base]
+
+    def secrets(self) -> list[str]:
+        """Values that must never appear in logs or traces."""
+        found = [self.alphavantage_api_key.get_secret_value()] if self.alphavantage_api_key else []
+        for url in (self.database_url, self.redis_url):
+            password = urlsplit(url).password if url else None
+            if password:
+                found.append(password)
+        return found
 
 
 def describe_error(error: ValidationError) -> str:

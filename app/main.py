@@ -15,49 +15,95 @@ from app.api.deps import Runtime
 from app.config import Settings, get_settings
 from app.convert.rates import RateBook
 from app.ingest.events import DataStored
+from app.ingest.freshness import FreshnessMonitor, symbol_freshness
 from app.ingest.leader import leader_lock
 from app.ingest.pipeline import Ingestor
 from app.ingest.scheduler import IngestScheduler
 from app.models import utc_now
 from app.sources.registry import build_sources
+from app.telemetry import Telemetry
+from app.telemetry.redact import Redactor
+from app.telemetry.setup import attach, build_telemetry
+from app.telemetry.tracing import instrument_client, instrument_engine
 
 
 def create_app(
-    settings: Settings | None = None, *, clock: Callable[[], datetime] = utc_now
+    settings: Settings | None = None,
+    *,
+    clock: Callable[[], datetime] = utc_now,
+    telemetry: Telemetry | None = None,
 ) -> FastAPI:
-    """The app; `clock` is "now" for every default date (tests pin it)."""
+    """The app; `clock` is "now" for every default date (tests pin it); `telemetry`
+    defaults to what the settings and OTEL_* variables ask for."""
     settings = settings or get_settings()
+    owned = telemetry is None
+    telemetry = telemetry or build_telemetry(settings)
+    freshness = symbol_freshness(settings, clock)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         engine = db.make_engine(settings.database_url)
+        provider = telemetry.provider
+        if provider is not None:
+            instrument_engine(engine, provider)
         if settings.migrate_on_start:
             await asyncio.to_thread(db.upgrade, engine)
         rates = RateBook(pivot=settings.fx_base)
-        try:
-            await asyncio.to_thread(rates.load, engine)
-        except Exception:  # the database may be down: /ready says so, the book stays empty
-            errors.log.exception("could not load FX rates at start-up")
-        sources = build_sources(settings, clock=clock)
-        ingestor = Ingestor(engine=engine, sources=sources, settings=settings, clock=clock)
+        refreshes = telemetry.metrics.rate_refreshes
+
+        async def load_rates() -> None:
+            try:
+                await asyncio.to_thread(rates.load, engine)
+            except Exception:  # the database may be down: /ready says so; the book stays
+                refreshes.labels("error").inc()
+                errors.log.exception("could not load FX rates")
+                return
+            refreshes.labels("ok").inc()
+
+        await load_rates()
+        sources = build_sources(settings, clock=clock, telemetry=telemetry)
+        if provider is not None:
+            instrument_client(sources.client, provider, Redactor(settings.secrets()))
+        for guard in sources.guards.values():
+            await guard.report_quota()
+        ingestor = Ingestor(
+            engine=engine, sources=sources, settings=settings, clock=clock, telemetry=telemetry
+        )
 
         async def refresh_rates(event: DataStored) -> None:
             if event.kind == "fx":
-                await asyncio.to_thread(rates.load, engine)
+                await load_rates()
 
         ingestor.publisher.subscribe(refresh_rates)
+        monitor = FreshnessMonitor(engine, settings, telemetry, freshness)
+        background: list[asyncio.Task[None]] = []
+        if telemetry.exposed:
+            try:
+                await asyncio.to_thread(monitor.reload)
+            except Exception:
+                errors.log.exception("could not read data freshness at start-up")
+            ingestor.publisher.subscribe(monitor.on_stored)
+            every = settings.freshness_refresh_seconds
+            background.append(asyncio.create_task(monitor.refresh_forever(every)))
         scheduler = None
         if settings.scheduler_enabled:
             scheduler = IngestScheduler(ingestor, leader_lock(engine))
             await scheduler.start()
-        app.state.runtime = Runtime(settings, engine, ingestor, scheduler, rates, clock)
+        app.state.runtime = Runtime(
+            settings, engine, ingestor, scheduler, rates, clock, telemetry=telemetry
+        )
         try:
             yield
         finally:
+            for task in background:
+                task.cancel()
+            await asyncio.gather(*background, return_exceptions=True)
             if scheduler is not None:
                 await scheduler.stop()
             await sources.aclose()
             engine.dispose()
+            if owned:
+                telemetry.shutdown()
 
     app = FastAPI(
         title="Ticker Converter",
@@ -72,4 +118,5 @@ def create_app(
     # measurably per request. No other path overlaps /api/v1/convert.
     for module in (convert, health, fx, currencies, stocks, ingest):
         app.include_router(module.router)
+    attach(app, telemetry, settings, freshness)
     return app

@@ -42,22 +42,26 @@ async def convert(request: Request) -> Response:
     """Convert with the latest rate dated on or before `date` (weekends and holidays use the
     previous business day's rate). Refused with 409 when that rate is older than the limit."""
     runtime: Runtime = request.app.state.runtime
-    settings = runtime.settings
-    query = query_model(request, ConvertQuery)
-    source = runtime.currency(query.from_, field="from")
-    target = runtime.currency(query.to, field="to")
-    try:
-        value = parse_amount(query.amount)
-    except InvalidAmount as error:
-        raise ApiError(422, "invalid_amount", f"amount: {error}") from None
-    today = runtime.today()
-    day = not_future(query.date, field="date", today=today) or today
-    quote = runtime.rates.rate(source, target, day, max_age_days=settings.max_rate_age_days)
+    settings, telemetry = runtime.settings, runtime.telemetry
+    with telemetry.child_span("convert.validate"):
+        query = query_model(request, ConvertQuery)
+        source = runtime.currency(query.from_, field="from")
+        target = runtime.currency(query.to, field="to")
+        try:
+            value = parse_amount(query.amount)
+        except InvalidAmount as error:
+            raise ApiError(422, "invalid_amount", f"amount: {error}") from None
+        today = runtime.today()
+        day = not_future(query.date, field="date", today=today) or today
+    with telemetry.child_span("convert.rate", from_currency=source, to_currency=target):
+        quote = runtime.rates.rate(source, target, day, max_age_days=settings.max_rate_age_days)
+    with telemetry.child_span("convert.compute"):
+        converted = quantize(value * quote.rate, target)
+    telemetry.converted(source, target, quote.age_days)
     # Every value is a validated code, a plain decimal or an ISO date: nothing to escape.
     body = (
         f'{{"amount":"{dec(value)}","from":"{source}","to":"{target}",'
         f'"rate":"{dec(quote.rate)}","rate_date":"{quote.rate_date.isoformat()}",'
-        f'"rate_age_days":{quote.age_days},'
-        f'"converted":"{dec(quantize(value * quote.rate, target))}"}}'
+        f'"rate_age_days":{quote.age_days},"converted":"{dec(converted)}"}}'
     )
     return Response(body, media_type="application/json")

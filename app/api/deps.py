@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Annotated
 
@@ -17,6 +17,7 @@ from app.convert.rates import RateBook
 from app.ingest.pipeline import Ingestor
 from app.ingest.scheduler import IngestScheduler
 from app.models import utc_now
+from app.telemetry import Telemetry
 
 
 @dataclass
@@ -27,6 +28,7 @@ class Runtime:
     scheduler: IngestScheduler | None
     rates: RateBook
     clock: Callable[[], datetime] = utc_now
+    telemetry: Telemetry = field(default_factory=Telemetry.off)
 
     def __post_init__(self) -> None:
         known = self.settings.currencies

@@ -43,7 +43,7 @@ def runs(
     page, next_cursor = _page(runtime, ingest_run, limit, cursor, *where)
     items = [
         IngestRunOut(
-            **{k: v for k, v in row._asdict().items() if k not in ("quality_score", "trace_id")},
+            **{k: v for k, v in row._asdict().items() if k != "quality_score"},
             quality_score=dec(row.quality_score) if row.quality_score is not None else None,
         )
         for row in page

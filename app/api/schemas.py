@@ -144,6 +144,7 @@ class IngestRunOut(BaseModel):
     rejected: int
     quality_score: str | None
     error_summary: str | None
+    trace_id: str | None = Field(None, description="the run's trace (when traced)")
 
 
 class RunPage(BaseModel):

@@ -9,6 +9,7 @@ loop is never blocked. Re-running any window is idempotent.
 from __future__ import annotations
 
 import asyncio
+import time
 from collections import Counter
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
@@ -35,6 +36,9 @@ from app.models import utc_now
 from app.sources.base import FxSource, PriceSource, RawBar, RawRate, SourceError
 from app.sources.failover import FailoverChain
 from app.sources.registry import Sources
+from app.telemetry import Telemetry
+from app.telemetry.catalog import OPERATIONS
+from app.telemetry.logging import run_context
 
 Plan = dict[str, tuple[date, date]]  # symbol -> (start, end), inclusive
 
@@ -70,7 +74,11 @@ async def fetch_bars(chain: FailoverChain[PriceSource], plan: Plan, concurrency:
     async def one(symbol: str, start: date, end: date) -> None:
         async with gate:
             try:
-                bars, used = await chain.call(lambda s: s.fetch_bars(symbol, start, end))
+                bars, used = await chain.call(
+                    lambda s: s.fetch_bars(symbol, start, end),
+                    operation=OPERATIONS["prices"],
+                    symbol=symbol,
+                )
             except SourceError as error:
                 out.errors[symbol] = error
                 return
@@ -86,40 +94,62 @@ async def fetch_bars(chain: FailoverChain[PriceSource], plan: Plan, concurrency:
 async def fetch_rates(
     chain: FailoverChain[FxSource], base: str, quotes: list[str], start: date, end: date
 ) -> tuple[list[RawRate], str]:
-    return await chain.call(lambda s: s.fetch_rates(base, quotes, start, end))
+    return await chain.call(
+        lambda s: s.fetch_rates(base, quotes, start, end), operation=OPERATIONS["fx"], base=base
+    )
 
 
 def process_bars(
-    engine: Engine, raw: list[RawBar], *, run_id: int, today: date, now: datetime
+    engine: Engine,
+    raw: list[RawBar],
+    *,
+    run_id: int,
+    today: date,
+    now: datetime,
+    telemetry: Telemetry | None = None,
 ) -> BatchResult:
     """parse -> validate -> store for one batch, in one transaction."""
-    bars, unparseable = parse_bars(raw)
+    telemetry = telemetry or Telemetry.off()
+    with telemetry.step("parse", rows=len(raw)):
+        bars, unparseable = parse_bars(raw)
     first: dict[str, date] = {}
     for bar in bars:
         if bar.symbol not in first or bar.day < first[bar.symbol]:
             first[bar.symbol] = bar.day
     with engine.begin() as connection:
-        previous = previous_closes(connection, first, first)
-        report = validate_bars(
-            bars, today=today, previous_close=previous, parse_failures=unparseable
-        )
-        stored = store_bars(connection, report.valid, now=now)
-        store_findings(connection, report.findings, run_id=run_id, now=now)
+        with telemetry.step("validate", rows=len(bars)):
+            previous = previous_closes(connection, first, first)
+            report = validate_bars(
+                bars, today=today, previous_close=previous, parse_failures=unparseable
+            )
+        with telemetry.step("store", rows=len(report.valid)):
+            stored = store_bars(connection, report.valid, now=now)
+            store_findings(connection, report.findings, run_id=run_id, now=now)
     return BatchResult(report, stored)
 
 
 def process_rates(
-    engine: Engine, raw: list[RawRate], *, run_id: int, today: date, now: datetime
+    engine: Engine,
+    raw: list[RawRate],
+    *,
+    run_id: int,
+    today: date,
+    now: datetime,
+    telemetry: Telemetry | None = None,
 ) -> BatchResult:
-    rates, unparseable = parse_rates(raw)
+    telemetry = telemetry or Telemetry.off()
+    with telemetry.step("parse", rows=len(raw)):
+        rates, unparseable = parse_rates(raw)
     with engine.begin() as connection:
-        before = min((r.day for r in rates), default=today)
-        previous = previous_rates(connection, {(r.base, r.quote) for r in rates}, before)
-        report = validate_rates(
-            rates, today=today, previous_rate=previous, parse_failures=unparseable
-        )
-        stored = store_rates(connection, report.valid, now=now)
-        store_findings(connection, report.findings, run_id=run_id, now=now)
+        with telemetry.step("validate", rows=len(rates)):
+            before = min((r.day for r in rates), default=today)
+            previous = previous_rates(connection, {(r.base, r.quote) for r in rates}, before)
+            report = validate_rates(
+                rates, today=today, previous_rate=previous, parse_failures=unparseable
+            )
+        with telemetry.step("store", rows=len(report.valid)):
+            stored = store_rates(connection, report.valid, now=now)
+            store_findings(connection, report.findings, run_id=run_id, now=now)
     return BatchResult(report, stored)
 
 
@@ -166,6 +196,25 @@ def _add(totals: ledger.RunTotals, checks: Counter[tuple[str, str]], result: Bat
     checks.update(result.report.checks)
 
 
+def record_run(telemetry: Telemetry, run: RunResult, kind: str, seconds: float) -> None:
+    """A finished run's metrics: outcome, duration, records, quality."""
+    m, totals = telemetry.metrics, run.totals
+    m.ingest_runs.labels(run.job, run.outcome).inc()
+    m.ingest_run_duration.labels(run.job).observe(seconds, telemetry.exemplar())
+    if run.outcome == ledger.SUCCESS:
+        m.ingest_last_success.labels(run.job).set(time.time())
+    for result, count in (
+        ("stored", totals.stored),
+        ("unchanged", totals.unchanged),
+        ("rejected", totals.rejected),
+    ):
+        m.ingest_records.labels(kind, result).inc(count)
+    for (rule, result), count in run.checks.items():
+        m.quality_checks.labels(rule, result).inc(count)
+    if totals.checked:
+        m.quality_ratio.labels(kind).set(totals.valid / totals.checked)
+
+
 # --- runs -------------------------------------------------------------------------------
 class Ingestor:
     """Runs ingestion jobs against one database with one set of sources."""
@@ -178,29 +227,43 @@ class Ingestor:
         settings: Settings,
         publisher: Publisher | None = None,
         clock: Callable[[], datetime] = utc_now,
+        telemetry: Telemetry | None = None,
     ) -> None:
         self.engine, self.sources, self.settings = engine, sources, settings
         self.publisher = publisher or Publisher()
         self.clock = clock
+        self.telemetry = telemetry or Telemetry.off()
         self._locks = {"bar": asyncio.Lock(), "fx": asyncio.Lock()}
 
     @asynccontextmanager
-    async def _ledgered(self, job: str) -> AsyncIterator[RunResult]:
-        """Open the run's ledger row; close it with the result's outcome, or as failed (and
-        re-raise) when the body raises."""
-        run_id = await asyncio.to_thread(ledger.open_run, self.engine, job)
-        result = RunResult(run_id, job, ledger.SUCCESS, ledger.RunTotals())
-        try:
-            yield result
-        except BaseException as error:
-            result.totals.errors.append(f"{type(error).__name__}: {error}")
-            await asyncio.to_thread(
-                ledger.close_run, self.engine, run_id, outcome=ledger.FAILED, totals=result.totals
+    async def _ledgered(self, job: str, kind: str) -> AsyncIterator[RunResult]:
+        """One run: an `ingest.run` span, its ledger row (closed with the result's outcome,
+        or as failed when the body raises) and its metrics."""
+        telemetry = self.telemetry
+        start = time.perf_counter()
+        with telemetry.span("ingest.run", job=job) as span:
+            run_id = await asyncio.to_thread(
+                ledger.open_run, self.engine, job, trace_id=telemetry.trace_id()
             )
-            raise
-        await asyncio.to_thread(
-            ledger.close_run, self.engine, run_id, outcome=result.outcome, totals=result.totals
-        )
+            span.set_attribute("run_id", run_id)
+            result = RunResult(run_id, job, ledger.SUCCESS, ledger.RunTotals())
+            with run_context(run_id):
+                try:
+                    yield result
+                except BaseException as error:
+                    result.outcome = ledger.FAILED
+                    result.totals.errors.append(f"{type(error).__name__}: {error}")
+                    raise
+                finally:
+                    await asyncio.to_thread(
+                        ledger.close_run,
+                        self.engine,
+                        run_id,
+                        outcome=result.outcome,
+                        totals=result.totals,
+                    )
+                    span.set_attribute("outcome", result.outcome)
+                    record_run(telemetry, result, kind, time.perf_counter() - start)
 
     async def run_prices(
         self, plan: Plan, *, job: str, on_batch: Callable[[int], None] | None = None
@@ -208,12 +271,16 @@ class Ingestor:
         """Ingest `plan`; `on_batch` is told how many symbols each finished batch held."""
         batches = _batches(plan, lambda a, b: len(NYSE.days(a, b)), self.settings.ingest_batch_rows)
 
-        def fetch(batch: Plan) -> asyncio.Task[Fetched]:
-            return asyncio.create_task(
-                fetch_bars(self.sources.prices, batch, self.settings.ingest_concurrency)
-            )
+        async def fetch_batch(batch: Plan) -> Fetched:
+            with self.telemetry.step("fetch", symbols=len(batch)):
+                return await fetch_bars(
+                    self.sources.prices, batch, self.settings.ingest_concurrency
+                )
 
-        async with self._locks["bar"], self._ledgered(job) as run:
+        def fetch(batch: Plan) -> asyncio.Task[Fetched]:
+            return asyncio.create_task(fetch_batch(batch))
+
+        async with self._locks["bar"], self._ledgered(job, "prices") as run:
             totals, failed_symbols = run.totals, 0
             # One batch of look-ahead: batch i+1 is fetched while batch i is stored.
             upcoming = fetch(batches[0]) if batches else None
@@ -234,9 +301,11 @@ class Ingestor:
                         run_id=run.run_id,
                         today=now.date(),
                         now=now,
+                        telemetry=self.telemetry,
                     )
                     _add(totals, run.checks, result)
-                    await publish(self.publisher, result, run.run_id)
+                    with self.telemetry.step("publish"):
+                        await publish(self.publisher, result, run.run_id)
                     if on_batch:
                         on_batch(len(batch))
             finally:
@@ -248,11 +317,12 @@ class Ingestor:
 
     async def run_fx(self, start: date, end: date, *, job: str) -> RunResult:
         base, quotes = self.settings.fx_base, self.settings.quote_currencies
-        async with self._locks["fx"], self._ledgered(job) as run:
+        async with self._locks["fx"], self._ledgered(job, "fx") as run:
             if not quotes or start > end:
                 return run
             try:
-                raw, used = await fetch_rates(self.sources.fx, base, quotes, start, end)
+                with self.telemetry.step("fetch"):
+                    raw, used = await fetch_rates(self.sources.fx, base, quotes, start, end)
             except SourceError as error:
                 raw, used = [], ""
                 run.totals.errors.append(f"{base}: {error}")
@@ -262,8 +332,15 @@ class Ingestor:
                 run.totals.sources.add(used)
             now = self.clock()
             result = await asyncio.to_thread(
-                process_rates, self.engine, raw, run_id=run.run_id, today=now.date(), now=now
+                process_rates,
+                self.engine,
+                raw,
+                run_id=run.run_id,
+                today=now.date(),
+                now=now,
+                telemetry=self.telemetry,
             )
             _add(run.totals, run.checks, result)
-            await publish(self.publisher, result, run.run_id)
+            with self.telemetry.step("publish"):
+                await publish(self.publisher, result, run.run_id)
         return run

@@ -12,6 +12,13 @@ import logging
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 
+from apscheduler.events import (
+    EVENT_JOB_MISSED,
+    EVENT_JOB_SUBMITTED,
+    JobExecutionEvent,
+    JobSubmissionEvent,
+    SchedulerEvent,
+)
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.cron import CronTrigger
 
@@ -34,6 +41,9 @@ class IngestScheduler:
         self._task: asyncio.Task[None] | None = None
         self._stopping = asyncio.Event()
         self.became_leader = asyncio.Event()
+        metrics = ingestor.telemetry.metrics
+        self._events, self._lag, self._leader = metrics.job_events, metrics.job_lag, metrics.leader
+        self._leader.set(0)
 
     @property
     def is_leader(self) -> bool:
@@ -50,6 +60,7 @@ class IngestScheduler:
         if self.scheduler is not None:
             self.scheduler.shutdown(wait=False)
             self.scheduler = None
+        self._leader.set(0)
         await asyncio.to_thread(self.lock.release)
 
     async def _elect(self) -> None:
@@ -70,6 +81,7 @@ class IngestScheduler:
         if self.scheduler is not None:
             self.scheduler.shutdown(wait=False)
             self.scheduler = None
+        self._leader.set(0)
         self.became_leader.clear()
 
     async def _lead(self) -> None:
@@ -91,7 +103,7 @@ class IngestScheduler:
             scheduler.add_job(
                 self._run,
                 trigger,
-                args=[fn],
+                args=[job_id, fn],
                 id=job_id,
                 name=job_id,
                 max_instances=1,
@@ -100,20 +112,32 @@ class IngestScheduler:
                 replace_existing=True,
                 **options,
             )
+        scheduler.add_listener(self._on_event, EVENT_JOB_SUBMITTED | EVENT_JOB_MISSED)
         scheduler.start()
         self.scheduler = scheduler
+        self._leader.set(1)
         self.became_leader.set()
         log.info("scheduler leader; catch-up: %s", late)
 
-    async def _run(self, fn: JobFn) -> None:
+    def _on_event(self, event: SchedulerEvent) -> None:
+        if isinstance(event, JobSubmissionEvent) and event.scheduled_run_times:
+            lag = datetime.now(UTC) - max(event.scheduled_run_times)
+            self._lag.labels(event.job_id).set(max(0.0, lag.total_seconds()))
+        elif isinstance(event, JobExecutionEvent) and event.code == EVENT_JOB_MISSED:
+            self._events.labels(event.job_id, "missed").inc()
+
+    async def _run(self, job_id: str, fn: JobFn) -> None:
         try:
             result = await fn(self.ingestor)
-            log.info(
-                "job %s run %s: %s",
-                result.job,
-                result.run_id,
-                result.outcome,
-                extra={"run_id": result.run_id},
-            )
         except Exception:
-            log.exception("scheduled job failed")
+            self._events.labels(job_id, "error").inc()
+            log.exception("scheduled job %s failed", job_id)
+            return
+        self._events.labels(job_id, "executed").inc()
+        log.info(
+            "job %s run %s: %s",
+            result.job,
+            result.run_id,
+            result.outcome,
+            extra={"run_id": result.run_id},
+        )

@@ -13,7 +13,8 @@ import random
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Generic, TypeVar
+from functools import partial
+from typing import Any, Generic, TypeVar
 
 from tenacity import AsyncRetrying, RetryCallState, retry_if_exception, stop_after_attempt
 
@@ -27,6 +28,7 @@ from app.sources.base import (
     UnknownSymbol,
 )
 from app.sources.ratelimit import RateLimiter, Sleep, Unlimited
+from app.telemetry import Telemetry
 
 T = TypeVar("T")
 S = TypeVar("S")
@@ -99,12 +101,18 @@ class Guard:
         breaker: CircuitBreaker | None = None,
         limiter: RateLimiter | None = None,
         sleep: Sleep = asyncio.sleep,
+        telemetry: Telemetry | None = None,
     ) -> None:
         self.source = source
         self.policy = policy or Policy()
         self.breaker = breaker or CircuitBreaker()
         self.limiter: RateLimiter = limiter or Unlimited()
         self._sleep = sleep
+        self.telemetry = telemetry or Telemetry.off()
+        metrics = self.telemetry.metrics
+        self._requests, self._duration = metrics.source_requests, metrics.source_duration
+        self._circuit = metrics.source_circuit.labels(source)
+        self._quota = metrics.source_quota
 
     def _should_retry(self, error: BaseException) -> bool:
         if not isinstance(error, SourceError) or not error.retryable:
@@ -126,21 +134,43 @@ class Guard:
         error = state.outcome.exception() if state.outcome else None
         return self._delay(state.attempt_number + 1, error)
 
-    async def _attempt(self, fn: Callable[[], Awaitable[T]]) -> T:
+    async def report_quota(self) -> None:
+        """Publish what is left of today's budget (providers with a daily quota only)."""
+        remaining = await self.limiter.remaining_today()
+        if remaining is not None:
+            self._quota.labels(self.source).set(remaining)
+
+    async def _attempt(self, fn: Callable[[], Awaitable[T]], operation: str) -> T:
+        """One call: budget, timeout, and its outcome and duration counted."""
         await self.limiter.acquire()
+        await self.report_quota()
+        start = time.perf_counter()
+        outcome = "ok"
         try:
             async with asyncio.timeout(self.policy.timeout):
                 return await fn()
         except TimeoutError as error:
+            outcome = SourceTimeout.outcome
             raise SourceTimeout(
                 f"no answer within {self.policy.timeout}s", source=self.source
             ) from error
+        except SourceError as error:
+            outcome = error.outcome
+            raise
+        except BaseException:
+            outcome = "error"
+            raise
+        finally:
+            self._requests.labels(self.source, operation, outcome).inc()
+            self._duration.labels(self.source, operation).observe(
+                time.perf_counter() - start, self.telemetry.exemplar()
+            )
 
-    async def _with_retries(self, fn: Callable[[], Awaitable[T]]) -> T:
+    async def _with_retries(self, fn: Callable[[], Awaitable[T]], operation: str) -> T:
         """The first attempt runs bare (the common, successful case costs no retry
         machinery); tenacity takes over only after a retryable failure."""
         try:
-            return await self._attempt(fn)
+            return await self._attempt(fn, operation)
         except SourceError as error:
             if not self.policy.retries or not self._should_retry(error):
                 raise
@@ -152,13 +182,27 @@ class Guard:
             sleep=self._sleep,
             reraise=True,
         )
-        result: T = await retrying(self._attempt, fn)
+        result: T = await retrying(self._attempt, fn, operation)
         return result
 
-    async def call(self, fn: Callable[[], Awaitable[T]]) -> T:
-        self.breaker.before_call(self.source)
+    async def call(self, fn: Callable[[], Awaitable[T]], *, operation: str, **attributes: Any) -> T:
+        """`fn` through the guard, in a `source.fetch` span (ERROR when it fails)."""
+        with self.telemetry.span(
+            "source.fetch", source=self.source, operation=operation, **attributes
+        ):
+            try:
+                return await self._guarded(fn, operation)
+            finally:
+                self._circuit.set(self.breaker.state)
+
+    async def _guarded(self, fn: Callable[[], Awaitable[T]], operation: str) -> T:
         try:
-            result = await self._with_retries(fn)
+            self.breaker.before_call(self.source)
+        except CircuitOpen as error:
+            self._requests.labels(self.source, operation, error.outcome).inc()
+            raise
+        try:
+            result = await self._with_retries(fn, operation)
         except SourceError as error:
             error.source = error.source or self.source
             if isinstance(error, QuotaExhausted):
@@ -178,27 +222,35 @@ class Guard:
 class FailoverChain(Generic[S]):
     """Ordered providers of one kind (prices or fx); the first that answers wins."""
 
-    def __init__(self, kind: str, providers: list[tuple[S, Guard]]) -> None:
+    def __init__(
+        self, kind: str, providers: list[tuple[S, Guard]], telemetry: Telemetry | None = None
+    ) -> None:
         if not providers:
             raise ValueError(f"no {kind} providers configured")
         self.kind = kind
         self.providers = providers
         self.failovers = 0
+        telemetry = telemetry or Telemetry.off()
+        self._failovers = telemetry.metrics.source_failovers.labels(kind)
 
     @property
     def names(self) -> list[str]:
         return [guard.source for _, guard in self.providers]
 
-    async def call(self, fn: Callable[[S], Awaitable[T]]) -> tuple[T, str]:
+    async def call(
+        self, fn: Callable[[S], Awaitable[T]], *, operation: str, **attributes: Any
+    ) -> tuple[T, str]:
         """Return (result, name of the provider that produced it)."""
         errors: list[SourceError] = []
         for position, (provider, guard) in enumerate(self.providers):
             try:
-                return await guard.call(lambda p=provider: fn(p)), guard.source  # type: ignore[misc]
+                result = await guard.call(partial(fn, provider), operation=operation, **attributes)
+                return result, guard.source
             except UnknownSymbol:
                 raise  # the request's fault: another provider would not make it valid
             except SourceError as error:
                 errors.append(error)
                 if position + 1 < len(self.providers):
                     self.failovers += 1
+                    self._failovers.inc()
         raise AllSourcesFailed(self.kind, errors)

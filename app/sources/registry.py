@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 import httpx
 from redis.asyncio import Redis
@@ -17,6 +18,7 @@ from app.sources.frankfurter import Frankfurter
 from app.sources.http import new_client
 from app.sources.ratelimit import MemoryRateLimiter, RateLimiter, RedisRateLimiter, Unlimited
 from app.sources.simulated import Faults, SimulatedMarket
+from app.telemetry import Telemetry
 
 
 @dataclass
@@ -25,6 +27,12 @@ class Sources:
     fx: FailoverChain[FxSource]
     client: httpx.AsyncClient
     redis: Redis | None
+
+    @property
+    def guards(self) -> dict[str, Guard]:
+        """Each provider's guard once (a provider serving both kinds has one guard)."""
+        chains: list[FailoverChain[Any]] = [self.prices, self.fx]
+        return {g.source: g for chain in chains for _, g in chain.providers}
 
     async def aclose(self) -> None:
         await self.client.aclose()
@@ -50,8 +58,10 @@ def build_sources(
     *,
     client: httpx.AsyncClient | None = None,
     clock: Callable[[], datetime] | None = None,
+    telemetry: Telemetry | None = None,
 ) -> Sources:
     """The configured chains; `clock` pins the simulated market's "now" (tests, demos)."""
+    telemetry = telemetry or Telemetry.off()
     client = client or new_client(settings.source_timeout_seconds)
     redis = Redis.from_url(settings.redis_url) if settings.redis_url else None
     policy = Policy(
@@ -90,12 +100,19 @@ def build_sources(
                 cooldown=settings.breaker_cooldown_seconds,
             )
             # One guard per provider, shared by both kinds: one budget, one breaker.
-            guards[name] = Guard(name, policy=policy, breaker=breaker, limiter=limiter(name))
+            guards[name] = Guard(
+                name, policy=policy, breaker=breaker, limiter=limiter(name), telemetry=telemetry
+            )
         return providers[name], guards[name]
 
     prices = FailoverChain[PriceSource](
         "prices",
         [provider(n) for n in settings.price_sources],  # type: ignore[misc]
+        telemetry,
     )
-    fx = FailoverChain[FxSource]("fx", [provider(n) for n in settings.fx_sources])  # type: ignore[misc]
+    fx = FailoverChain[FxSource](
+        "fx",
+        [provider(n) for n in settings.fx_sources],  # type: ignore[misc]
+        telemetry,
+    )
     return Sources(prices=prices, fx=fx, client=client, redis=redis)

@@ -66,7 +66,10 @@ async def test_retryable_errors_are_retried_with_backoff_then_succeed() -> None:
     with FakeUpstream(script) as server:
         g = guard("alphavantage", clock)
         source = av(server)
-        bars = await g.call(lambda: source.fetch_bars("IBM", date(2025, 3, 1), date(2025, 3, 12)))
+        bars = await g.call(
+            lambda: source.fetch_bars("IBM", date(2025, 3, 1), date(2025, 3, 12)),
+            operation="fetch_bars",
+        )
     assert len(bars) == 2 and len(server.requests) == 3
     assert len(clock.slept) == 2
     assert 0.5 <= clock.slept[0] <= 1.0 and 1.0 <= clock.slept[1] <= 1.5  # exponential + jitter
@@ -80,7 +83,8 @@ async def test_non_retryable_errors_are_not_retried(body: dict[str, str]) -> Non
         source = av(server)
         with pytest.raises((AuthFailed, QuotaExhausted, Exception)):
             await guard("alphavantage", clock).call(
-                lambda: source.fetch_bars("IBM", date(2025, 3, 1), date(2025, 3, 12))
+                lambda: source.fetch_bars("IBM", date(2025, 3, 1), date(2025, 3, 12)),
+                operation="fetch_bars",
             )
     assert len(server.requests) == 1 and clock.slept == []
 
@@ -91,13 +95,15 @@ async def test_throttle_waits_for_retry_after_unless_too_long() -> None:
     with FakeUpstream(script) as server:
         source = av(server)
         await guard("alphavantage", clock).call(
-            lambda: source.fetch_bars("IBM", date(2025, 3, 1), date(2025, 3, 12))
+            lambda: source.fetch_bars("IBM", date(2025, 3, 1), date(2025, 3, 12)),
+            operation="fetch_bars",
         )
         assert clock.slept == [3.0]
         server.handler = Script(Reply(429, body={}, headers={"Retry-After": "600"}))
         with pytest.raises(Throttled):
             await guard("alphavantage", clock).call(
-                lambda: source.fetch_bars("IBM", date(2025, 3, 1), date(2025, 3, 12))
+                lambda: source.fetch_bars("IBM", date(2025, 3, 1), date(2025, 3, 12)),
+                operation="fetch_bars",
             )
     assert clock.slept == [3.0]  # 600 s is beyond max_throttle_wait: fail over instead
 
@@ -108,7 +114,8 @@ async def test_timeout_is_enforced_by_the_guard() -> None:
         source = av(server)
         with pytest.raises(SourceTimeout):
             await guard("alphavantage", clock, timeout=0.1, retries=1).call(
-                lambda: source.fetch_bars("IBM", date(2025, 3, 1), date(2025, 3, 12))
+                lambda: source.fetch_bars("IBM", date(2025, 3, 1), date(2025, 3, 12)),
+                operation="fetch_bars",
             )
     assert len(server.requests) == 2  # timeouts are retryable
 
@@ -155,13 +162,15 @@ async def test_chain_fails_over_in_order_and_skips_open_circuits() -> None:
         )
         for expected_primary_hits in (2, 4):
             rates, used = await chain.call(
-                lambda s: s.fetch_rates("USD", ["GBP"], date(2025, 3, 12), date(2025, 3, 12))
+                lambda s: s.fetch_rates("USD", ["GBP"], date(2025, 3, 12), date(2025, 3, 12)),
+                operation="fetch_rates",
             )
             assert used == "frankfurter" and {r.quote: r.rate for r in rates}["GBP"] == "0.77201"
             assert len(primary.requests) == expected_primary_hits
         # Two failed calls opened the primary's breaker: the third goes straight to the backup.
         await chain.call(
-            lambda s: s.fetch_rates("USD", ["GBP"], date(2025, 3, 12), date(2025, 3, 12))
+            lambda s: s.fetch_rates("USD", ["GBP"], date(2025, 3, 12), date(2025, 3, 12)),
+            operation="fetch_rates",
         )
         assert len(primary.requests) == 4
         assert chain.failovers == 3
@@ -178,12 +187,18 @@ async def test_all_failed_carries_each_error_and_unknown_symbol_does_not_fail_ov
             "prices", [(av(a), guard("a", clock, retries=0)), (av(b), guard("b", clock))]
         )
         with pytest.raises(AllSourcesFailed) as caught:
-            await chain.call(lambda s: s.fetch_bars("IBM", date(2025, 3, 1), date(2025, 3, 12)))
+            await chain.call(
+                lambda s: s.fetch_bars("IBM", date(2025, 3, 1), date(2025, 3, 12)),
+                operation="fetch_bars",
+            )
         assert [type(e) for e in caught.value.errors] == [UpstreamUnavailable, AuthFailed]
         a.handler = Script(Reply(body=payloads.INVALID_CALL))
         failures_before = chain.providers[0][1].breaker.failures
         with pytest.raises(UnknownSymbol):
-            await chain.call(lambda s: s.fetch_bars("NOPE", date(2025, 3, 1), date(2025, 3, 12)))
+            await chain.call(
+                lambda s: s.fetch_bars("NOPE", date(2025, 3, 1), date(2025, 3, 12)),
+                operation="fetch_bars",
+            )
         assert len(b.requests) == 1  # not asked about the unknown symbol
         assert failures_before == 1
         assert chain.providers[0][1].breaker.failures == 1  # an unknown symbol is not ill health
@@ -201,9 +216,9 @@ async def test_quota_exhausted_upstream_stops_calls_until_the_next_day() -> None
         source = av(server)
         call = lambda: source.fetch_bars("IBM", date(2025, 3, 1), date(2025, 3, 12))  # noqa: E731
         with pytest.raises(QuotaExhausted):
-            await g.call(call)
+            await g.call(call, operation="fetch_bars")
         with pytest.raises(QuotaExhausted):
-            await g.call(call)
+            await g.call(call, operation="fetch_bars")
         assert len(server.requests) == 1  # the second was refused client-side
         clock.now += 86_400
-        assert len(await g.call(call)) == 2
+        assert len(await g.call(call, operation="fetch_bars")) == 2

@@ -1,0 +1,67 @@
+"""HTTP metrics as a pure ASGI middleware (BaseHTTPMiddleware halves throughput here).
+
+`route` is the matched route's template, read from the scope after routing; requests that
+match no route share one value, and unknown methods are folded into `other`, so no client
+can create series.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from app.telemetry import Telemetry
+from app.telemetry.catalog import UNMATCHED_ROUTE
+
+_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
+
+
+class HttpMetrics:
+    def __init__(self, app: ASGIApp, telemetry: Telemetry) -> None:
+        self.app = app
+        self.telemetry = telemetry
+        metrics = telemetry.metrics
+        self._requests = metrics.http_requests
+        self._duration = metrics.http_duration
+        self._in_progress = metrics.http_in_progress
+        # Label children by key: `labels()` takes a lock and validates on every call.
+        self._counters: dict[tuple[str, str, int], Any] = {}
+        self._histograms: dict[tuple[str, str], Any] = {}
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        status = 500  # what the client gets if the app raises before answering
+
+        async def send_status(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        start = time.perf_counter()
+        self._in_progress.inc()
+        try:
+            await self.app(scope, receive, send_status)
+        finally:
+            elapsed = time.perf_counter() - start
+            self._in_progress.dec()
+            self._record(scope, status, elapsed)
+
+    def _record(self, scope: Scope, status: int, elapsed: float) -> None:
+        route = getattr(scope.get("route"), "path", None) or UNMATCHED_ROUTE
+        method = scope["method"]
+        if method not in _METHODS:
+            method = "other"
+        counter = self._counters.get((route, method, status))
+        if counter is None:
+            counter = self._requests.labels(route, method, str(status))
+            self._counters[route, method, status] = counter
+        counter.inc()
+        histogram = self._histograms.get((route, method))
+        if histogram is None:
+            histogram = self._histograms[route, method] = self._duration.labels(route, method)
+        histogram.observe(elapsed, self.telemetry.exemplar())

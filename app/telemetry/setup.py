@@ -1,0 +1,74 @@
+"""Telemetry for one app: built from Settings and OTEL_*, attached to FastAPI."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping, Sequence
+
+from fastapi import FastAPI
+from opentelemetry.sdk.trace import SpanProcessor
+
+from app import __version__
+from app.config import Settings
+from app.ingest.quality import RULES
+from app.sources.base import OUTCOMES
+from app.telemetry import Telemetry
+from app.telemetry.catalog import OPERATIONS, Metrics, Vocabulary
+from app.telemetry.exposition import metrics_endpoint
+from app.telemetry.freshness import SymbolFreshness
+from app.telemetry.middleware import HttpMetrics
+from app.telemetry.tracing import instrument_app, make_provider, tracing_disabled
+
+
+def build_telemetry(
+    settings: Settings,
+    *,
+    processors: Sequence[SpanProcessor] = (),
+    env: Mapping[str, str] = os.environ,
+) -> Telemetry:
+    """Metrics unless TICKER_METRICS_ENABLED=false; tracing unless OTEL_SDK_DISABLED=true.
+    `processors` (tests) replace the exporters that OTEL_TRACES_EXPORTER names."""
+    provider = None
+    if not tracing_disabled(env):
+        provider = make_provider(
+            version=__version__,
+            environment=settings.environment,
+            processors=processors,
+            env=env,
+        )
+    metrics = Metrics(process=settings.metrics_enabled)
+    return Telemetry(metrics, provider, exposed=settings.metrics_enabled)
+
+
+def vocabulary(settings: Settings) -> Vocabulary:
+    sources: dict[str, tuple[str, ...]] = {}
+    for kind, chain in (("prices", settings.price_sources), ("fx", settings.fx_sources)):
+        for name in chain:
+            sources[name] = (*sources.get(name, ()), OPERATIONS[kind])
+    return Vocabulary(
+        sources=sources,
+        currencies=tuple(settings.currencies),
+        rules=RULES,
+        outcomes=OUTCOMES,
+    )
+
+
+def attach(
+    app: FastAPI,
+    telemetry: Telemetry,
+    settings: Settings,
+    freshness: SymbolFreshness | None = None,
+) -> None:
+    """/metrics and the HTTP metrics middleware (when exposed), then the tracing middleware
+    outermost, so the metrics middleware sees the request's span (for exemplars)."""
+    if telemetry.exposed:
+        app.add_route(
+            "/metrics",
+            metrics_endpoint(telemetry.metrics.registry, freshness),
+            include_in_schema=False,
+        )
+        app.add_middleware(HttpMetrics, telemetry=telemetry)
+        routes = [*app.openapi()["paths"], "/metrics"]
+        telemetry.metrics.preinitialise(vocabulary(settings), version=__version__, routes=routes)
+    if telemetry.provider is not None:
+        instrument_app(app, telemetry.provider)
