@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from datetime import date
@@ -31,6 +30,10 @@ from app.ingest.scheduler import IngestScheduler
 from app.market_calendar import NYSE
 from app.models import utc_now
 from app.sources.registry import build_sources
+from app.telemetry.logging import configure_logging
+from app.telemetry.redact import Redactor
+from app.telemetry.setup import build_telemetry, serve_metrics
+from app.telemetry.tracing import instrument_client, instrument_engine
 
 cli = typer.Typer(help="Ticker Converter: market data in your currency.", no_args_is_help=True)
 db_cli = typer.Typer(help="Database schema.", no_args_is_help=True)
@@ -56,23 +59,29 @@ def _settings(**overrides: object) -> Settings:
     except SettingsError as error:
         console.print(f"[red]invalid configuration[/red]\n{error}")
         raise typer.Exit(2) from None
-    logging.basicConfig(
-        level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s %(message)s"
+    configure_logging(
+        settings.log_level, fmt=settings.log_format, redact=Redactor(settings.secrets())
     )
     return settings
 
 
 @asynccontextmanager
 async def _ingestor(settings: Settings) -> AsyncIterator[Ingestor]:
+    telemetry = build_telemetry(settings)
     engine = db.make_engine(settings.database_url)
+    if telemetry.provider is not None:
+        instrument_engine(engine, telemetry.provider)
     if settings.migrate_on_start:
         await asyncio.to_thread(db.upgrade, engine)
-    sources = build_sources(settings)
+    sources = build_sources(settings, telemetry=telemetry)
+    if telemetry.provider is not None:
+        instrument_client(sources.client, telemetry.provider, Redactor(settings.secrets()))
     try:
-        yield Ingestor(engine=engine, sources=sources, settings=settings)
+        yield Ingestor(engine=engine, sources=sources, settings=settings, telemetry=telemetry)
     finally:
         await sources.aclose()
         engine.dispose()
+        telemetry.shutdown()  # flushes the runs' spans
 
 
 def _run(coro_fn: Callable[[Ingestor], Awaitable[T]], settings: Settings) -> T:
@@ -107,15 +116,28 @@ def serve(
     from app.main import create_app
 
     settings = _settings() if scheduler else _settings(scheduler_enabled=False)
-    uvicorn.run(create_app(settings), host=host, port=port, log_level=settings.log_level.lower())
+    # log_config=None: uvicorn keeps the JSON handler installed above (access log included).
+    uvicorn.run(
+        create_app(settings),
+        host=host,
+        port=port,
+        log_level=settings.log_level.lower(),
+        log_config=None,
+    )
 
 
 @cli.command()
-def worker() -> None:
+def worker(
+    metrics_port: Annotated[
+        int, typer.Option(help="Serve /metrics on 127.0.0.1:PORT (0: not at all).")
+    ] = 9464,
+) -> None:
     """Run only the ingestion scheduler (no API)."""
     settings = _settings()
 
     async def main(ingestor: Ingestor) -> None:
+        if metrics_port and ingestor.telemetry.exposed:
+            serve_metrics(ingestor.telemetry, settings, port=metrics_port)
         scheduler = IngestScheduler(ingestor, leader_lock(ingestor.engine))
         await scheduler.start()
         try:
@@ -213,3 +235,7 @@ def db_upgrade(revision: str = "head") -> None:
 
 def main() -> None:
     cli()
+
+
+if __name__ == "__main__":
+    main()

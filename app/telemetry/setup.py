@@ -7,6 +7,7 @@ from collections.abc import Mapping, Sequence
 
 from fastapi import FastAPI
 from opentelemetry.sdk.trace import SpanProcessor
+from prometheus_client import start_http_server
 
 from app import __version__
 from app.config import Settings
@@ -38,6 +39,12 @@ def build_telemetry(
         )
     metrics = Metrics(process=settings.metrics_enabled)
     return Telemetry(metrics, provider, exposed=settings.metrics_enabled)
+
+
+def serve_metrics(telemetry: Telemetry, settings: Settings, *, port: int) -> None:
+    """/metrics from a daemon thread (the worker has no HTTP app of its own)."""
+    telemetry.metrics.preinitialise(vocabulary(settings), version=__version__)
+    start_http_server(port, addr="127.0.0.1", registry=telemetry.metrics.registry)
 
 
 def vocabulary(settings: Settings) -> Vocabulary:

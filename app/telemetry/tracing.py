@@ -97,10 +97,10 @@ def exporters(env: Mapping[str, str] = os.environ) -> list[SpanExporter]:
         if name == "console":
             out.append(ConsoleSpanExporter())
         elif name == "otlp":
-            if not (
-                env.get("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT")
-                or env.get("OTEL_EXPORTER_OTLP_ENDPOINT")
-            ):
+            endpoint = env.get("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT")
+            if not endpoint and env.get("OTEL_EXPORTER_OTLP_ENDPOINT"):
+                endpoint = env["OTEL_EXPORTER_OTLP_ENDPOINT"].rstrip("/") + "/v1/traces"
+            if not endpoint:
                 continue  # no endpoint: nothing leaves the process
             protocol = env.get(
                 "OTEL_EXPORTER_OTLP_TRACES_PROTOCOL",
@@ -112,7 +112,7 @@ def exporters(env: Mapping[str, str] = os.environ) -> list[SpanExporter]:
                 )
             from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
 
-            out.append(OTLPSpanExporter())
+            out.append(OTLPSpanExporter(endpoint=endpoint))
         else:
             raise TracingError(f"OTEL_TRACES_EXPORTER: unknown exporter {name!r}")
     return out
