@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test lint typecheck unit bench-api bench-ingest clean
+.PHONY: run test lint typecheck unit bench-api bench-ingest bench-telemetry clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -34,6 +34,9 @@ bench-api: $(STAMP)
 
 bench-ingest: $(STAMP)
 	$(BIN)/python -m loadtest.bench_ingest $(BENCH_ARGS)
+
+bench-telemetry: $(STAMP)
+	$(BIN)/python -m loadtest.bench_telemetry $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) var .mypy_cache .ruff_cache .pytest_cache .hypothesis

@@ -118,7 +118,7 @@ def serve(
     settings = _settings() if scheduler else _settings(scheduler_enabled=False)
     # log_config=None: uvicorn keeps the JSON handler installed above (access log included).
     uvicorn.run(
-        create_app(settings),
+        create_app(settings, freeze_heap=True),
         host=host,
         port=port,
         log_level=settings.log_level.lower(),

@@ -1,4 +1,4 @@
-"""ASGI apps for the benchmarks: `uvicorn --factory loadtest.apps:bare` (or `:service`)."""
+"""ASGI apps for the benchmarks: `uvicorn --factory loadtest.apps:bare` (or another below)."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ from fastapi import FastAPI
 
 from app.config import load_settings
 from app.main import create_app
+from app.telemetry import Telemetry
 
 
 def bare() -> FastAPI:
@@ -20,5 +21,27 @@ def bare() -> FastAPI:
 
 
 def service() -> FastAPI:
-    """The real service as configured by TICKER_* variables, without the scheduler."""
-    return create_app(load_settings(scheduler_enabled=False))
+    """The real service as configured by TICKER_* and OTEL_* variables, without the scheduler."""
+    return create_app(load_settings(scheduler_enabled=False), freeze_heap=True)
+
+
+def usual() -> FastAPI:
+    """The recipe most services pick instead of ours: the service with its own telemetry off,
+    then prometheus-fastapi-instrumentator and FastAPIInstrumentor, both with their defaults,
+    and an SDK provider exporting over OTLP like ours (BatchSpanProcessor, OTEL_* endpoint)."""
+    from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+    from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import BatchSpanProcessor
+    from prometheus_fastapi_instrumentator import Instrumentator
+
+    app = create_app(
+        load_settings(scheduler_enabled=False, metrics_enabled=False),
+        telemetry=Telemetry.off(),
+        freeze_heap=True,
+    )
+    provider = TracerProvider()  # the SDK's default sampler: parent-based, always on
+    provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter()))
+    Instrumentator().instrument(app).expose(app)
+    FastAPIInstrumentor.instrument_app(app, tracer_provider=provider)
+    return app

@@ -40,8 +40,10 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def seed(database_url: str) -> None:
-    settings = load_settings(database_url=database_url, initial_backfill_days=30)
+def seed(database_url: str, *, symbols: list[str] | None = None, days: int = 30) -> None:
+    """Ingest `days` trading days of the simulated market (default symbols unless given)."""
+    extra = {"symbols": symbols} if symbols else {}
+    settings = load_settings(database_url=database_url, initial_backfill_days=days, **extra)
     engine = db.make_engine(database_url)
     db.upgrade(engine)
     sources = build_sources(settings)

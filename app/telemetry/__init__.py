@@ -28,6 +28,7 @@ class Telemetry:
     metrics: Metrics
     provider: TracerProvider | None = None
     exposed: bool = True  # metrics served on /metrics (False: telemetry off)
+    sample_ratio: float | None = None  # our sampler's ratio; None: OTEL_TRACES_SAMPLER decides
     tracer: Tracer = field(init=False)
 
     def __post_init__(self) -> None:

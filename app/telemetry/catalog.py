@@ -238,6 +238,10 @@ class Metrics:
         self.http_requests = _counter(HTTP_REQUESTS, r)
         self.http_duration = _histogram(HTTP_DURATION, r)
         self.http_in_progress = _gauge(HTTP_IN_PROGRESS, r)
+        # Written by the HTTP middleware on the event loop only; read at scrape time. A plain
+        # int: the gauge's own inc()/dec() take a lock twice per request.
+        self.http_in_flight = 0
+        self.http_in_progress.set_function(lambda: self.http_in_flight)
         self.ingest_runs = _counter(INGEST_RUNS, r)
         self.ingest_run_duration = _histogram(INGEST_RUN_DURATION, r)
         self.ingest_last_success = _gauge(INGEST_LAST_SUCCESS, r)

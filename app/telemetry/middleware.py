@@ -25,7 +25,7 @@ class HttpMetrics:
         metrics = telemetry.metrics
         self._requests = metrics.http_requests
         self._duration = metrics.http_duration
-        self._in_progress = metrics.http_in_progress
+        self._metrics = metrics
         # Label children by key: `labels()` takes a lock and validates on every call.
         self._counters: dict[tuple[str, str, int], Any] = {}
         self._histograms: dict[tuple[str, str], Any] = {}
@@ -43,12 +43,12 @@ class HttpMetrics:
             await send(message)
 
         start = time.perf_counter()
-        self._in_progress.inc()
+        self._metrics.http_in_flight += 1
         try:
             await self.app(scope, receive, send_status)
         finally:
             elapsed = time.perf_counter() - start
-            self._in_progress.dec()
+            self._metrics.http_in_flight -= 1
             self._record(scope, status, elapsed)
 
     def _record(self, scope: Scope, status: int, elapsed: float) -> None:

@@ -18,7 +18,12 @@ from app.telemetry.catalog import OPERATIONS, Metrics, Vocabulary
 from app.telemetry.exposition import metrics_endpoint
 from app.telemetry.freshness import SymbolFreshness
 from app.telemetry.middleware import HttpMetrics
-from app.telemetry.tracing import instrument_app, make_provider, tracing_disabled
+from app.telemetry.tracing import (
+    instrument_app,
+    make_provider,
+    sampling_ratio,
+    tracing_disabled,
+)
 
 
 def build_telemetry(
@@ -38,7 +43,9 @@ def build_telemetry(
             env=env,
         )
     metrics = Metrics(process=settings.metrics_enabled)
-    return Telemetry(metrics, provider, exposed=settings.metrics_enabled)
+    return Telemetry(
+        metrics, provider, exposed=settings.metrics_enabled, sample_ratio=sampling_ratio(env)
+    )
 
 
 def serve_metrics(telemetry: Telemetry, settings: Settings, *, port: int) -> None:
@@ -78,4 +85,4 @@ def attach(
         routes = [*app.openapi()["paths"], "/metrics"]
         telemetry.metrics.preinitialise(vocabulary(settings), version=__version__, routes=routes)
     if telemetry.provider is not None:
-        instrument_app(app, telemetry.provider)
+        instrument_app(app, telemetry.provider, ratio=telemetry.sample_ratio)
