@@ -1,6 +1,7 @@
 """Benchmark: GET /api/v1/convert against a bare FastAPI GET /ping.
 
     python -m loadtest.bench_api [--rounds 5] [--seconds 10] [--connections 32]
+                                 [--telemetry off|default]
 
 Each app runs in its own single uvicorn process on 127.0.0.1 (no --workers); wrk, another
 process, loads one of them at a time, alternating the order every round. The service runs on
@@ -121,6 +122,12 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--seconds", type=int, default=10)
     parser.add_argument("--connections", type=int, default=32)
+    parser.add_argument(
+        "--telemetry",
+        choices=["off", "default"],
+        default="off",
+        help="the service's telemetry (its cost is what bench_telemetry measures)",
+    )
     args = parser.parse_args()
     if shutil.which("wrk") is None:
         raise SystemExit("wrk is missing: apt-get install -y wrk")
@@ -128,6 +135,8 @@ def main() -> None:
         url = f"sqlite:///{Path(folder) / 'bench.db'}"
         seed(url)
         env = {"TICKER_DATABASE_URL": url, "TICKER_LOG_LEVEL": "WARNING"}
+        if args.telemetry == "off":
+            env |= {"TICKER_METRICS_ENABLED": "false", "OTEL_SDK_DISABLED": "true"}
         with serve("service", env) as service, serve("bare", env) as bare:
             targets = {"convert": service + CONVERT, "bare": bare + "/ping"}
             for target in targets.values():  # warm-up, and a check that both answer 200

@@ -13,11 +13,11 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from app.api.deps import Runtime, not_future
 from app.api.errors import ApiError
-from app.api.http import query_model, query_parameters
+from app.api.http import DirectRoute, query_model, query_parameters
 from app.api.schemas import Conversion, dec
 from app.convert.money import InvalidAmount, parse_amount, quantize
 
-router = APIRouter(prefix="/api/v1", tags=["convert"])
+router = APIRouter(prefix="/api/v1", tags=["convert"], route_class=DirectRoute)
 
 
 class ConvertQuery(BaseModel):

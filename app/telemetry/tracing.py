@@ -46,7 +46,7 @@ from app.telemetry.redact import Redactor
 SERVICE_NAME = "ticker-converter"
 DEFAULT_RATIO = 0.1
 ALWAYS_TRACED = ("ingest.run",)
-EXPORT_BATCH = 64
+EXPORT_BATCH = 256
 UNTRACED_URLS = ("/metrics", "/health", "/ready")
 
 
@@ -153,8 +153,9 @@ def make_provider(
         }
     ).merge(OTELResourceDetector().detect())
     provider = TracerProvider(resource=resource, sampler=default_sampler(env))
-    # Export batches of 64 (the SDK's default is 512) unless OTEL_BSP_MAX_EXPORT_BATCH_SIZE
-    # says otherwise: encoding holds the GIL, and shorter bursts halved traced p99 here.
+    # Export batches of 256 (the SDK's default is 512) unless OTEL_BSP_MAX_EXPORT_BATCH_SIZE
+    # says otherwise: encoding competes with requests for the GIL, and shorter bursts cut
+    # traced p99 (measured 20 -> 14 ms); 64 dropped spans at 100% sampling.
     batch = None if "OTEL_BSP_MAX_EXPORT_BATCH_SIZE" in env else EXPORT_BATCH
     for processor in processors or [
         BatchSpanProcessor(e, max_export_batch_size=batch) for e in exporters(env)

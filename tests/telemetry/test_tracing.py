@@ -3,12 +3,21 @@
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
+from fastapi.testclient import TestClient
 from opentelemetry.sdk.trace import ReadableSpan
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import StatusCode
 
+from app.config import load_settings
+from app.main import create_app
+from app.telemetry.setup import build_telemetry
 from app.telemetry.tracing import default_sampler, exporters
 from tests.telemetry.conftest import Stack
+
+TRACE = "0af7651916cd43dd8448eb211c80319c"
 
 
 def by_name(spans: tuple[ReadableSpan, ...], name: str) -> list[ReadableSpan]:
@@ -121,3 +130,23 @@ def test_the_default_sampler_and_exporters_follow_otel_variables() -> None:
     )
     (otlp,) = exporters({"OTEL_EXPORTER_OTLP_ENDPOINT": "http://127.0.0.1:4318"})
     assert type(otlp).__name__ == "OTLPSpanExporter"
+
+
+def test_requests_are_traced_by_the_parent_based_ratio_decided_up_front(tmp_path: Path) -> None:
+    exporter = InMemorySpanExporter()
+    settings = load_settings(
+        database_url=f"sqlite:///{tmp_path / 'ticker.db'}", scheduler_enabled=False
+    )
+    env = {"OTEL_TRACES_SAMPLER_ARG": "0"}  # no request is traced on its own account
+    telemetry = build_telemetry(settings, processors=[SimpleSpanProcessor(exporter)], env=env)
+    sampled, unsampled = (f"00-{TRACE}-00f067aa0ba902b7-0{flag}" for flag in (1, 0))
+    with TestClient(create_app(settings, telemetry=telemetry)) as client:
+        client.get("/api/v1/currencies")
+        client.get("/api/v1/currencies", headers={"traceparent": unsampled})
+        assert exporter.get_finished_spans() == ()
+        client.get("/api/v1/currencies", headers={"traceparent": sampled})
+        client.get("/health", headers={"traceparent": sampled})  # probes: never
+        (span,) = exporter.get_finished_spans()
+    assert span.name == "GET /api/v1/currencies"
+    assert format(span.context.trace_id, "032x") == TRACE
+    telemetry.shutdown()
