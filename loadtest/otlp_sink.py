@@ -38,6 +38,7 @@ class OtlpSink:
     def __init__(self, *, port: int = 0, decode: bool = True) -> None:
         self.decode = decode
         self.spans: list[ReceivedSpan] = []
+        self.resources: list[dict[str, Any]] = []
         self.requests = 0
         self.bytes = 0
         self._lock = threading.Lock()
@@ -67,6 +68,7 @@ class OtlpSink:
 
     def _receive(self, body: bytes) -> None:
         spans: list[ReceivedSpan] = []
+        resources: list[dict[str, Any]] = []
         if self.decode:
             from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
                 ExportTraceServiceRequest,
@@ -76,6 +78,7 @@ class OtlpSink:
             request.ParseFromString(body)
             for resource_spans in request.resource_spans:
                 resource = {a.key: _value(a.value) for a in resource_spans.resource.attributes}
+                resources.append(resource)
                 for scope_spans in resource_spans.scope_spans:
                     spans += [
                         ReceivedSpan(
@@ -92,6 +95,7 @@ class OtlpSink:
             self.requests += 1
             self.bytes += len(body)
             self.spans += spans
+            self.resources += resources
 
     @property
     def endpoint(self) -> str:

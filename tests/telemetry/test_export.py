@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
+from app import __version__
 from app.config import load_settings
 from app.main import create_app
 from app.telemetry.setup import build_telemetry
@@ -47,6 +48,8 @@ def test_spans_reach_an_otlp_http_receiver(tmp_path: Path) -> None:
         "convert.rate",
     } <= names
     assert {s.service for s in sink.spans} == {"ticker-converter"}
+    assert sink.resources[0]["deployment.environment"] == "test"
+    assert sink.resources[0]["service.version"] == __version__
     (convert,) = [s for s in sink.spans if s.name == "GET /api/v1/convert"]
     (rate,) = [s for s in sink.spans if s.name == "convert.rate"]
     assert rate.trace_id == convert.trace_id and rate.parent_span_id == convert.span_id

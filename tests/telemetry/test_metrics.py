@@ -2,11 +2,24 @@
 
 from __future__ import annotations
 
+import math
 from datetime import UTC, datetime
+from pathlib import Path
+
+from fastapi.testclient import TestClient
 
 from app import __version__
+from app.config import load_settings
 from app.ingest.quality import PARSEABLE
-from app.telemetry.catalog import CATALOG, HTTP_BUCKETS, NAMESPACE, exposed_name
+from app.main import create_app
+from app.telemetry.catalog import (
+    CATALOG,
+    HTTP_BUCKETS,
+    NAMESPACE,
+    SOURCE_QUOTA,
+    exposed_name,
+)
+from tests.conftest import NOW
 from tests.telemetry.conftest import Stack, samples, value
 
 DAY_12 = datetime(2025, 3, 12, tzinfo=UTC).timestamp()
@@ -126,3 +139,22 @@ def test_catalog_names_follow_the_conventions() -> None:
             assert spec.name.endswith("_seconds"), spec.name
         assert not {"path", "url", "user", "amount", "trace_id"} & set(spec.labels), spec.name
     assert len({spec.name for spec in CATALOG}) == len(CATALOG)
+
+
+def test_series_exist_before_the_first_event(tmp_path: Path) -> None:
+    settings = load_settings(
+        database_url=f"sqlite:///{tmp_path / 'ticker.db'}", scheduler_enabled=False
+    )
+    with TestClient(create_app(settings, clock=lambda: NOW)) as client:
+        text = client.get("/metrics").text  # nothing ingested, nothing converted yet
+    exposed = samples(text)
+    for spec in CATALOG:
+        if spec is SOURCE_QUOTA:  # no configured provider has a daily quota (simulated only)
+            assert exposed[spec.name] == []
+            continue
+        assert exposed[exposed_name(spec)], f"{spec.name} has no series yet"
+    assert value(text, "tickerconv_ingest_runs_total", job="prices_daily", outcome="failed") == 0
+    assert value(text, "tickerconv_source_failovers_total", kind="fx") == 0
+    assert value(text, "tickerconv_symbol_lag_trading_days", symbol="AAPL") == math.inf
+    assert value(text, "tickerconv_scheduler_leader") == 0
+    assert value(text, "tickerconv_http_requests_total", route="/api/v1/convert", code="500") == 0
