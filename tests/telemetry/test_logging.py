@@ -5,10 +5,6 @@ from __future__ import annotations
 import io
 import json
 import logging
-import os
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
@@ -28,6 +24,7 @@ from app.telemetry.setup import build_telemetry
 from tests.api.conftest import NOW
 from tests.sources import payloads
 from tests.telemetry.conftest import ALWAYS, API_KEY
+from tests.telemetry.processes import cli
 from tests.upstream import FakeUpstream, Reply
 
 TRACE_ID = "4bf92f3577b34da6a3ce929d0e0e4736"
@@ -116,52 +113,20 @@ def test_redactor_masks_secret_values_pairs_and_url_passwords() -> None:
 
 def test_serve_writes_json_access_logs_with_the_trace_id(tmp_path: Path) -> None:
     """The real CLI and uvicorn: the access log shares the JSON shape and the trace id."""
-    env = {
-        **os.environ,
-        "TICKER_DATABASE_URL": f"sqlite:///{tmp_path / 'ticker.db'}",
-        "TICKER_INITIAL_BACKFILL_DAYS": "2",
-        "OTEL_TRACES_SAMPLER_ARG": "1",
-    }
-    with socket_port() as port:
-        pass
-    command = [sys.executable, "-m", "app.cli", "serve", "--port", str(port), "--no-scheduler"]
-    process = subprocess.Popen(command, env=env, stderr=subprocess.PIPE, text=True)
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                response = httpx.get(
-                    f"http://127.0.0.1:{port}/api/v1/currencies",
-                    headers={"traceparent": TRACEPARENT},
-                )
-                break
-            except httpx.TransportError:
-                assert time.monotonic() < deadline and process.poll() is None, "serve did not start"
-                time.sleep(0.1)
+    args = ("serve", "--port", "{port}", "--no-scheduler")
+    with cli(tmp_path, *args, OTEL_TRACES_SAMPLER_ARG="1") as serve:
+        response = serve.until(
+            lambda: httpx.get(
+                f"{serve.url}/api/v1/currencies", headers={"traceparent": TRACEPARENT}
+            ),
+            "serve did not start",
+        )
         assert response.status_code == 200
-    finally:
-        process.terminate()
-        _, err = process.communicate(timeout=15)
-    records = [json.loads(line) for line in err.splitlines() if line.startswith("{")]
-    assert records and len(records) == len(err.splitlines()), err  # every line is JSON
+    lines = serve.stderr.splitlines()
+    records = [json.loads(line) for line in lines if line.startswith("{")]
+    assert records and len(records) == len(lines), serve.stderr  # every line is JSON
     (access,) = [
         r for r in records if r["logger"] == "uvicorn.access" and "currencies" in r["message"]
     ]
-    assert (
-        access["trace_id"] == TRACE_ID
-        and '"GET /api/v1/currencies HTTP/1.1" 200' in access["message"]
-    )
-
-
-class socket_port:
-    """A free port on 127.0.0.1 (closed again before the server binds it)."""
-
-    def __enter__(self) -> int:
-        import socket
-
-        self._sock = socket.socket()
-        self._sock.bind(("127.0.0.1", 0))
-        return int(self._sock.getsockname()[1])
-
-    def __exit__(self, *exc: object) -> None:
-        self._sock.close()
+    assert access["trace_id"] == TRACE_ID
+    assert '"GET /api/v1/currencies HTTP/1.1" 200' in access["message"]
