@@ -39,10 +39,6 @@ class Telemetry:
     def off(cls) -> Telemetry:
         return cls(Metrics(process=False), None, exposed=False)
 
-    @property
-    def tracing(self) -> bool:
-        return self.provider is not None
-
     def span(self, name: str, **attributes: Any) -> AbstractContextManager[Span]:
         """A span around a unit of work; an exception marks it ERROR and is recorded."""
         return self.tracer.start_as_current_span(name, attributes=attributes)
