@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import enum
+import math
 import random
 import time
 from collections.abc import Awaitable, Callable
@@ -135,10 +136,9 @@ class Guard:
         return self._delay(state.attempt_number + 1, error)
 
     async def report_quota(self) -> None:
-        """Publish what is left of today's budget (providers with a daily quota only)."""
+        """Publish what is left of today's budget (+Inf for a provider without a quota)."""
         remaining = await self.limiter.remaining_today()
-        if remaining is not None:
-            self._quota.labels(self.source).set(remaining)
+        self._quota.labels(self.source).set(math.inf if remaining is None else remaining)
 
     async def _attempt(self, fn: Callable[[], Awaitable[T]], operation: str) -> T:
         """One call: budget, timeout, and its outcome and duration counted."""

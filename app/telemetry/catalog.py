@@ -133,7 +133,7 @@ SOURCE_FAILOVERS = _spec(
 SOURCE_QUOTA = _spec(
     "source_quota_remaining",
     "gauge",
-    "Calls left in today's client-side budget (providers with a daily quota).",
+    "Calls left in today's client-side budget (+Inf: the provider has no daily quota).",
     "source",
 )
 # --- quality and freshness ----------------------------------------------------------------

@@ -16,7 +16,6 @@ from app.telemetry.catalog import (
     CATALOG,
     HTTP_BUCKETS,
     NAMESPACE,
-    SOURCE_QUOTA,
     exposed_name,
 )
 from tests.conftest import NOW
@@ -149,12 +148,11 @@ def test_series_exist_before_the_first_event(tmp_path: Path) -> None:
         text = client.get("/metrics").text  # nothing ingested, nothing converted yet
     exposed = samples(text)
     for spec in CATALOG:
-        if spec is SOURCE_QUOTA:  # no configured provider has a daily quota (simulated only)
-            assert exposed[spec.name] == []
-            continue
         assert exposed[exposed_name(spec)], f"{spec.name} has no series yet"
     assert value(text, "tickerconv_ingest_runs_total", job="prices_daily", outcome="failed") == 0
     assert value(text, "tickerconv_source_failovers_total", kind="fx") == 0
+    # The simulated market has no daily quota.
+    assert value(text, "tickerconv_source_quota_remaining", source="simulated") == math.inf
     assert value(text, "tickerconv_symbol_lag_trading_days", symbol="AAPL") == math.inf
     assert value(text, "tickerconv_scheduler_leader") == 0
     assert value(text, "tickerconv_http_requests_total", route="/api/v1/convert", code="500") == 0
