@@ -1,4 +1,4 @@
-"""HTTP metrics as a pure ASGI middleware (a Starlette "http" middleware class halves throughput here).
+"""HTTP metrics as a pure ASGI middleware (a Starlette "http" middleware class halves throughput).
 
 `route` is the matched route's template, read from the scope after routing; requests that
 match no route share one value, and unknown methods are folded into `other`, so no client
