@@ -3,10 +3,18 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, timedelta, timezone
 from decimal import Decimal
 
-from sqlalchemy import Engine, select
+import pytest
+from sqlalchemy import Engine, create_engine, select, text
 
 from app.ingest.records import Bar, Rate
-from app.ingest.store import last_bar_days, previous_closes, previous_rates, store_bars, store_rates
+from app.ingest.store import (
+    last_bar_days,
+    pg_array,
+    previous_closes,
+    previous_rates,
+    store_bars,
+    store_rates,
+)
 from app.models import daily_bar, fx_rate
 
 NOW = datetime(2025, 3, 12, 22, 0, tzinfo=UTC)
@@ -86,3 +94,28 @@ def test_lookups_for_validation(engine: Engine) -> None:
         assert previous_rates(connection, [("USD", "GBP")], date(2025, 3, 11)) == {
             ("USD", "GBP"): (date(2025, 3, 10), Decimal("0.71"))
         }
+
+
+@pytest.mark.parametrize(
+    "values",
+    [
+        ["AAPL", "BRK.B", "X-1"],
+        [Decimal("248.610000"), Decimal("-0.000001"), Decimal("1E+2")],
+        [date(2025, 3, 12), date(2024, 2, 29)],
+        [True, False],
+        [datetime(2025, 3, 12, 22, tzinfo=UTC)],
+        ["a,b", 'say "hi"', "back\\slash", "{brace}", " lead", "trail ", "", "NULL", "null"],
+        ["ok", None, "also ok"],
+    ],
+)
+def test_array_literals_round_trip_through_postgresql(pg_url: str, values: list[object]) -> None:
+    engine = create_engine(pg_url)
+    try:
+        with engine.connect() as connection:
+            back = connection.execute(
+                text("SELECT CAST(:v AS text[])"),
+                {"v": pg_array([None if v is None else str(v) for v in values])},
+            ).scalar_one()
+    finally:
+        engine.dispose()
+    assert back == [None if v is None else str(v) for v in values]
