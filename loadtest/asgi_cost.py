@@ -1,0 +1,122 @@
+"""CPU per /convert request, in-process: the app called directly over ASGI, no server.
+
+    python -m loadtest.asgi_cost [--rounds 9] [--requests 2000]
+
+Separates what telemetry costs from the HTTP server's share (which wrk runs include). Variants,
+alternated, medians of the rounds, in microseconds per request:
+  off            telemetry off
+  metrics        metrics only
+  traced         every request traced (FastAPIInstrumentor, child spans), spans dropped
+  traced+encode  the same, each span encoded for OTLP as the exporter would
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import statistics
+import tempfile
+import time
+from collections.abc import MutableMapping, Sequence
+from contextlib import AsyncExitStack
+from pathlib import Path
+from typing import Any
+
+from fastapi import FastAPI
+from opentelemetry.exporter.otlp.proto.common.trace_encoder import encode_spans
+from opentelemetry.sdk.trace import ReadableSpan
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor, SpanExporter, SpanExportResult
+
+from app.config import load_settings
+from app.main import create_app
+from app.telemetry.setup import build_telemetry
+from loadtest.bench_api import seed
+
+QUERY = b"amount=100&from=USD&to=GBP"
+
+
+class _Drop(SpanExporter):
+    def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
+        return SpanExportResult.SUCCESS
+
+
+class _Encode(SpanExporter):
+    def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
+        encode_spans(spans).SerializeToString()
+        return SpanExportResult.SUCCESS
+
+
+def _app(url: str, variant: str) -> FastAPI:
+    settings = load_settings(
+        database_url=url, scheduler_enabled=False, metrics_enabled=variant != "off"
+    )
+    if variant in ("off", "metrics"):
+        telemetry = build_telemetry(settings, env={"OTEL_SDK_DISABLED": "true"})
+    else:
+        exporter = _Encode() if variant == "traced+encode" else _Drop()
+        telemetry = build_telemetry(
+            settings,
+            processors=[SimpleSpanProcessor(exporter)],
+            env={"OTEL_TRACES_SAMPLER_ARG": "1"},
+        )
+    return create_app(settings, telemetry=telemetry)
+
+
+async def _per_request(app: FastAPI, n: int) -> float:
+    scope: dict[str, Any] = {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": "GET",
+        "scheme": "http",
+        "path": "/api/v1/convert",
+        "raw_path": b"/api/v1/convert",
+        "query_string": QUERY,
+        "root_path": "",
+        "headers": [(b"host", b"127.0.0.1:8000"), (b"user-agent", b"asgi_cost")],
+        "client": ("127.0.0.1", 50000),
+        "server": ("127.0.0.1", 8000),
+    }
+
+    async def receive() -> dict[str, Any]:
+        return {"type": "http.request", "body": b"", "more_body": False}
+
+    async def send(message: MutableMapping[str, Any]) -> None:
+        if message["type"] == "http.response.start" and message["status"] != 200:
+            raise SystemExit(f"/convert answered {message['status']}")
+
+    started = time.perf_counter()
+    for _ in range(n):
+        await app(dict(scope), receive, send)
+    return (time.perf_counter() - started) / n * 1e6
+
+
+async def _main(args: argparse.Namespace) -> None:
+    variants = ("off", "metrics", "traced", "traced+encode")
+    with tempfile.TemporaryDirectory() as folder:
+        url = f"sqlite:///{Path(folder) / 'cost.db'}"
+        await asyncio.to_thread(seed, url)
+        apps = {v: _app(url, v) for v in variants}
+        results: dict[str, list[float]] = {v: [] for v in variants}
+        async with AsyncExitStack() as stack:
+            for app in apps.values():
+                await stack.enter_async_context(app.router.lifespan_context(app))
+                await _per_request(app, 200)  # warm-up
+            for _ in range(args.rounds):
+                for variant, app in apps.items():
+                    results[variant].append(await _per_request(app, args.requests))
+    base = statistics.median(results["off"])
+    for variant, values in results.items():
+        median = statistics.median(values)
+        print(f"{variant:14s} {median:7.1f} us/request  (+{median - base:6.1f} over off)")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--rounds", type=int, default=9)
+    parser.add_argument("--requests", type=int, default=2000)
+    asyncio.run(_main(parser.parse_args()))
+
+
+if __name__ == "__main__":
+    main()
