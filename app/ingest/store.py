@@ -45,7 +45,9 @@ def _bind(
     dialect = connection.dialect
     out: dict[str, list[Any]] = {}
     for name, values in columns.items():
-        process = table.c[name].type.bind_processor(dialect)
+        # The dialect's own variant of the type (what Core uses): on SQLite the decimals' impl
+        # is text, while the generic type's Numeric would turn them into floats.
+        process = table.c[name].type.dialect_impl(dialect).bind_processor(dialect)
         convert: Callable[[Any], Any] | None = process
         if as_text:
             convert = partial(_text, process)

@@ -119,3 +119,20 @@ def test_array_literals_round_trip_through_postgresql(pg_url: str, values: list[
     finally:
         engine.dispose()
     assert back == [None if v is None else str(v) for v in values]
+
+
+def test_prices_and_rates_keep_every_digit_and_their_canonical_text(engine: Engine) -> None:
+    """18 significant digits survive the bulk store (a float on the way would keep ~15)."""
+    big = Decimal("123456789012.123457")
+    rate = Decimal("123456789012.123456789012")
+    bar = Bar("AAPL", date(2025, 3, 12), big, big, Decimal("1.5"), Decimal("2.25"), Decimal(7), "t")
+    with engine.begin() as connection:
+        store_bars(connection, [bar], now=NOW)
+        store_rates(connection, [Rate("USD", "GBP", date(2025, 3, 12), rate, "t")], now=NOW)
+    with engine.connect() as connection:
+        stored = connection.execute(select(daily_bar)).one()
+        assert (stored.open, stored.low) == (big, Decimal("1.500000"))
+        assert connection.execute(select(fx_rate.c.rate)).scalar_one() == rate
+        if engine.dialect.name == "sqlite":  # canonical text at the column's scale
+            raw = connection.execute(text("SELECT open, low FROM daily_bar")).one()
+            assert tuple(raw) == ("123456789012.123457", "1.500000")
