@@ -67,27 +67,32 @@ class BatchResult:
 
 # --- steps ------------------------------------------------------------------------------
 async def fetch_bars(chain: FailoverChain[PriceSource], plan: Plan, concurrency: int) -> Fetched:
-    """Fetch every symbol of `plan` through the failover chain; errors are kept per symbol."""
+    """Fetch every symbol of `plan` through the failover chain; errors are kept per symbol.
+    `concurrency` workers share the plan (not one task per symbol: 5,000 symbols would be
+    5,000 tasks to create and schedule)."""
     out = Fetched()
-    gate = asyncio.Semaphore(concurrency)
+    todo = iter(plan.items())
 
     async def one(symbol: str, start: date, end: date) -> None:
-        async with gate:
-            try:
-                bars, used = await chain.call(
-                    lambda s: s.fetch_bars(symbol, start, end),
-                    operation=OPERATIONS["prices"],
-                    symbol=symbol,
-                )
-            except SourceError as error:
-                out.errors[symbol] = error
-                return
+        try:
+            bars, used = await chain.call(
+                lambda s: s.fetch_bars(symbol, start, end),
+                operation=OPERATIONS["prices"],
+                symbol=symbol,
+            )
+        except SourceError as error:
+            out.errors[symbol] = error
+            return
         out.bars.extend(bars)
         out.sources.add(used)
 
+    async def worker() -> None:
+        for symbol, (start, end) in todo:  # one shared iterator: each symbol is taken once
+            await one(symbol, start, end)
+
     async with asyncio.TaskGroup() as group:
-        for symbol, (start, end) in plan.items():
-            group.create_task(one(symbol, start, end))
+        for _ in range(min(concurrency, len(plan))):
+            group.create_task(worker())
     return out
 
 

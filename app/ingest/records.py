@@ -59,7 +59,7 @@ def parse_bars(raw: list[RawBar]) -> tuple[list[Bar], list[Finding]]:
     """Typed bars from provider strings; rows that do not parse are quarantined."""
     bars: list[Bar] = []
     bad: list[Finding] = []
-    number, day = Decimal, date.fromisoformat
+    number, new, days = Decimal, tuple.__new__, _Days()
     for row in raw:
         try:
             o = number(row.open)  # one by one: a packed tuple per row would feed the GC
@@ -67,12 +67,22 @@ def parse_bars(raw: list[RawBar]) -> tuple[list[Bar], list[Finding]]:
             lo = number(row.low)
             c = number(row.close)
             v = number(row.volume)
-            if not (o + h + lo + c + v).is_finite():  # NaN/Infinity anywhere poisons the sum
+            finite = o.is_finite() and h.is_finite() and lo.is_finite() and c.is_finite()
+            if not (finite and v.is_finite()):
                 raise InvalidOperation("not a finite number")
-            bars.append(Bar(row.symbol, day(row.day), o, h, lo, c, v, row.source))
+            # tuple.__new__ skips the NamedTuple's Python-level __new__ (all fields given).
+            bars.append(new(Bar, (row.symbol, days[row.day], o, h, lo, c, v, row.source, False)))
         except (ValueError, ArithmeticError) as error:
             bad.append(_unparseable("bar", f"{row.symbol} {row.day}", row, error))
     return bars, bad
+
+
+class _Days(dict[str, date]):
+    """ISO day -> date, parsed once per distinct day (a batch holds a few dozen)."""
+
+    def __missing__(self, text: str) -> date:
+        day = self[text] = date.fromisoformat(text)
+        return day
 
 
 def parse_rates(raw: list[RawRate]) -> tuple[list[Rate], list[Finding]]:

@@ -113,7 +113,10 @@ class Guard:
         metrics = self.telemetry.metrics
         self._requests, self._duration = metrics.source_requests, metrics.source_duration
         self._circuit = metrics.source_circuit.labels(source)
-        self._quota = metrics.source_quota
+        self._quota = metrics.source_quota.labels(source)
+        # Label children by key: `labels()` takes a lock and validates on every call.
+        self._counted: dict[tuple[str, str], Any] = {}
+        self._timed: dict[str, Any] = {}
 
     def _should_retry(self, error: BaseException) -> bool:
         if not isinstance(error, SourceError) or not error.retryable:
@@ -135,10 +138,17 @@ class Guard:
         error = state.outcome.exception() if state.outcome else None
         return self._delay(state.attempt_number + 1, error)
 
+    def _count(self, operation: str, outcome: str) -> None:
+        counted = self._counted.get((operation, outcome))
+        if counted is None:
+            counted = self._requests.labels(self.source, operation, outcome)
+            self._counted[operation, outcome] = counted
+        counted.inc()
+
     async def report_quota(self) -> None:
         """Publish what is left of today's budget (+Inf for a provider without a quota)."""
         remaining = await self.limiter.remaining_today()
-        self._quota.labels(self.source).set(math.inf if remaining is None else remaining)
+        self._quota.set(math.inf if remaining is None else remaining)
 
     async def _attempt(self, fn: Callable[[], Awaitable[T]], operation: str) -> T:
         """One call: budget, timeout, and its outcome and duration counted."""
@@ -161,10 +171,11 @@ class Guard:
             outcome = "error"
             raise
         finally:
-            self._requests.labels(self.source, operation, outcome).inc()
-            self._duration.labels(self.source, operation).observe(
-                time.perf_counter() - start, self.telemetry.exemplar()
-            )
+            self._count(operation, outcome)
+            timed = self._timed.get(operation)
+            if timed is None:
+                timed = self._timed[operation] = self._duration.labels(self.source, operation)
+            timed.observe(time.perf_counter() - start, self.telemetry.exemplar())
 
     async def _with_retries(self, fn: Callable[[], Awaitable[T]], operation: str) -> T:
         """The first attempt runs bare (the common, successful case costs no retry
@@ -199,7 +210,7 @@ class Guard:
         try:
             self.breaker.before_call(self.source)
         except CircuitOpen as error:
-            self._requests.labels(self.source, operation, error.outcome).inc()
+            self._count(operation, error.outcome)
             raise
         try:
             result = await self._with_retries(fn, operation)

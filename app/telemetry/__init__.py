@@ -21,6 +21,7 @@ from opentelemetry.trace import Span, Tracer
 from app.telemetry.catalog import Metrics
 
 _NOTHING: nullcontext[None] = nullcontext()
+_NO_SPAN: nullcontext[Span] = nullcontext(trace.INVALID_SPAN)  # takes attributes, keeps none
 
 
 @dataclass
@@ -40,7 +41,10 @@ class Telemetry:
         return cls(Metrics(process=False), None, exposed=False)
 
     def span(self, name: str, **attributes: Any) -> AbstractContextManager[Span]:
-        """A span around a unit of work; an exception marks it ERROR and is recorded."""
+        """A span around a unit of work; an exception marks it ERROR and is recorded. With
+        tracing off, nothing at all (not even the API's no-op span machinery)."""
+        if self.provider is None:
+            return _NO_SPAN
         return self.tracer.start_as_current_span(name, attributes=attributes)
 
     def child_span(self, name: str, **attributes: Any) -> AbstractContextManager[Span | None]:
