@@ -1,6 +1,7 @@
 """Benchmark: the full ingestion pipeline against a raw SQLAlchemy Core bulk insert.
 
     python -m loadtest.bench_ingest [--db sqlite|postgres|both] [--symbols 5000] [--days 30]
+                                    [--rounds 5] [--traced]
 
 Each round ingests SYMBOLS x DAYS simulated bars through fetch -> parse -> validate ->
 store -> publish (with the ledger, quality checks and idempotent upserts), and separately
@@ -34,6 +35,8 @@ from app.market_calendar import NYSE
 from app.models import daily_bar, ingest_run, quality_issue, symbol_table
 from app.sources import simulated
 from app.sources.registry import build_sources
+from app.telemetry import Telemetry
+from app.telemetry.setup import build_telemetry
 
 NOW = datetime(2025, 3, 12, 22, 0, tzinfo=UTC)
 PG_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
@@ -104,16 +107,19 @@ def run_raw(engine: Engine, symbols: list[dict[str, Any]], rows: list[dict[str, 
     return time.perf_counter() - started
 
 
-def run_pipeline(engine: Engine, plan: Plan, expected: int) -> float:
+def run_pipeline(engine: Engine, plan: Plan, expected: int, *, traced: bool = False) -> float:
     empty(engine)
     simulated._block.cache_clear()
     simulated._node.cache_clear()
     settings = load_settings(database_url=str(engine.url), symbols=list(plan)[:1])
+    # Traced: what `serve` does by default (every run traced, spans kept in-process).
+    telemetry = build_telemetry(settings, env={}) if traced else Telemetry.off()
     ingestor = Ingestor(
         engine=engine,
-        sources=build_sources(settings, clock=lambda: NOW),
+        sources=build_sources(settings, clock=lambda: NOW, telemetry=telemetry),
         settings=settings,
         clock=lambda: NOW,
+        telemetry=telemetry,
     )
 
     async def go() -> int:
@@ -131,7 +137,7 @@ def run_pipeline(engine: Engine, plan: Plan, expected: int) -> float:
     return elapsed
 
 
-def bench(kind: str, n_symbols: int, n_days: int, rounds: int) -> float:
+def bench(kind: str, n_symbols: int, n_days: int, rounds: int, *, traced: bool = False) -> float:
     end = NOW.date()
     start = NYSE.shift(end, -(n_days - 1))
     plan: Plan = {f"S{i:05d}": (start, end) for i in range(n_symbols)}
@@ -147,7 +153,7 @@ def bench(kind: str, n_symbols: int, n_days: int, rounds: int) -> float:
             seconds: dict[str, float] = {}
             for variant in order:
                 if variant == "pipeline":
-                    seconds[variant] = run_pipeline(engine, plan, len(rows))
+                    seconds[variant] = run_pipeline(engine, plan, len(rows), traced=traced)
                 else:
                     seconds[variant] = run_raw(engine, symbols, rows)
             rate = {k: len(rows) / v for k, v in seconds.items()}
@@ -169,9 +175,15 @@ def main() -> None:
     parser.add_argument("--symbols", type=int, default=5000)
     parser.add_argument("--days", type=int, default=30)
     parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument(
+        "--traced", action="store_true", help="telemetry on, as `serve` runs it (no exporter)"
+    )
     args = parser.parse_args()
     kinds = ("sqlite", "postgres") if args.db == "both" else (args.db,)
-    results = {kind: bench(kind, args.symbols, args.days, args.rounds) for kind in kinds}
+    results = {
+        kind: bench(kind, args.symbols, args.days, args.rounds, traced=args.traced)
+        for kind in kinds
+    }
     print("\nsummary: " + ", ".join(f"{k} {v:.2f}x" for k, v in results.items()))
 
 
