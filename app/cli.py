@@ -32,8 +32,7 @@ from app.models import utc_now
 from app.sources.registry import build_sources
 from app.telemetry.logging import configure_logging
 from app.telemetry.redact import Redactor
-from app.telemetry.setup import build_telemetry, serve_metrics
-from app.telemetry.tracing import instrument_client, instrument_engine
+from app.telemetry.setup import build_telemetry, instrument_io, serve_metrics
 
 cli = typer.Typer(help="Ticker Converter: market data in your currency.", no_args_is_help=True)
 db_cli = typer.Typer(help="Database schema.", no_args_is_help=True)
@@ -69,13 +68,10 @@ def _settings(**overrides: object) -> Settings:
 async def _ingestor(settings: Settings) -> AsyncIterator[Ingestor]:
     telemetry = build_telemetry(settings)
     engine = db.make_engine(settings.database_url)
-    if telemetry.provider is not None:
-        instrument_engine(engine, telemetry.provider)
     if settings.migrate_on_start:
         await asyncio.to_thread(db.upgrade, engine)
     sources = build_sources(settings, telemetry=telemetry)
-    if telemetry.provider is not None:
-        instrument_client(sources.client, telemetry.provider, Redactor(settings.secrets()))
+    instrument_io(telemetry, settings, engine=engine, client=sources.client)
     try:
         yield Ingestor(engine=engine, sources=sources, settings=settings, telemetry=telemetry)
     finally:

@@ -23,9 +23,7 @@ from app.ingest.scheduler import IngestScheduler
 from app.models import utc_now
 from app.sources.registry import build_sources
 from app.telemetry import Telemetry
-from app.telemetry.redact import Redactor
-from app.telemetry.setup import attach, build_telemetry
-from app.telemetry.tracing import instrument_client, instrument_engine
+from app.telemetry.setup import attach, build_telemetry, instrument_io
 
 
 def create_app(
@@ -47,9 +45,6 @@ def create_app(
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         engine = db.make_engine(settings.database_url)
-        provider = telemetry.provider
-        if provider is not None:
-            instrument_engine(engine, provider)
         if settings.migrate_on_start:
             await asyncio.to_thread(db.upgrade, engine)
         rates = RateBook(pivot=settings.fx_base)
@@ -66,8 +61,7 @@ def create_app(
 
         await load_rates()
         sources = build_sources(settings, clock=clock, telemetry=telemetry)
-        if provider is not None:
-            instrument_client(sources.client, provider, Redactor(settings.secrets()))
+        instrument_io(telemetry, settings, engine=engine, client=sources.client)
         for guard in sources.guards.values():
             await guard.report_quota()
         ingestor = Ingestor(

@@ -30,6 +30,7 @@ from app.sources.base import (
 )
 from app.sources.ratelimit import RateLimiter, Sleep, Unlimited
 from app.telemetry import Telemetry
+from app.telemetry.catalog import Children
 
 T = TypeVar("T")
 S = TypeVar("S")
@@ -111,12 +112,10 @@ class Guard:
         self._sleep = sleep
         self.telemetry = telemetry or Telemetry.off()
         metrics = self.telemetry.metrics
-        self._requests, self._duration = metrics.source_requests, metrics.source_duration
+        self._requests = Children(metrics.source_requests)
+        self._duration = Children(metrics.source_duration)
         self._circuit = metrics.source_circuit.labels(source)
         self._quota = metrics.source_quota.labels(source)
-        # Label children by key: `labels()` takes a lock and validates on every call.
-        self._counted: dict[tuple[str, str], Any] = {}
-        self._timed: dict[str, Any] = {}
 
     def _should_retry(self, error: BaseException) -> bool:
         if not isinstance(error, SourceError) or not error.retryable:
@@ -137,13 +136,6 @@ class Guard:
         # tenacity counts from the first retry; attempt 1 happened before it took over.
         error = state.outcome.exception() if state.outcome else None
         return self._delay(state.attempt_number + 1, error)
-
-    def _count(self, operation: str, outcome: str) -> None:
-        counted = self._counted.get((operation, outcome))
-        if counted is None:
-            counted = self._requests.labels(self.source, operation, outcome)
-            self._counted[operation, outcome] = counted
-        counted.inc()
 
     async def report_quota(self) -> None:
         """Publish what is left of today's budget (+Inf for a provider without a quota)."""
@@ -171,11 +163,10 @@ class Guard:
             outcome = "error"
             raise
         finally:
-            self._count(operation, outcome)
-            timed = self._timed.get(operation)
-            if timed is None:
-                timed = self._timed[operation] = self._duration.labels(self.source, operation)
-            timed.observe(time.perf_counter() - start, self.telemetry.exemplar())
+            self._requests[self.source, operation, outcome].inc()
+            self._duration[self.source, operation].observe(
+                time.perf_counter() - start, self.telemetry.exemplar()
+            )
 
     async def _with_retries(self, fn: Callable[[], Awaitable[T]], operation: str) -> T:
         """The first attempt runs bare (the common, successful case costs no retry
@@ -210,7 +201,7 @@ class Guard:
         try:
             self.breaker.before_call(self.source)
         except CircuitOpen as error:
-            self._count(operation, error.outcome)
+            self._requests[self.source, operation, error.outcome].inc()
             raise
         try:
             result = await self._with_retries(fn, operation)

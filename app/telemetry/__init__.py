@@ -18,7 +18,7 @@ from opentelemetry import trace
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.trace import Span, Tracer
 
-from app.telemetry.catalog import Metrics
+from app.telemetry.catalog import Children, Metrics
 
 _NOTHING: nullcontext[None] = nullcontext()
 _NO_SPAN: nullcontext[Span] = nullcontext(trace.INVALID_SPAN)  # takes attributes, keeps none
@@ -34,7 +34,7 @@ class Telemetry:
 
     def __post_init__(self) -> None:
         self.tracer = self.provider.get_tracer("app") if self.provider else trace.NoOpTracer()
-        self._conversions: dict[tuple[str, str], Any] = {}
+        self._conversions = Children(self.metrics.conversions)
 
     @classmethod
     def off(cls) -> Telemetry:
@@ -81,12 +81,7 @@ class Telemetry:
         """One conversion served: the pair's counter and the rate-age histogram."""
         if not self.exposed:
             return
-        child = self._conversions.get((source, target))
-        if child is None:
-            child = self._conversions[source, target] = self.metrics.conversions.labels(
-                source, target
-            )
-        child.inc()
+        self._conversions[source, target].inc()
         self.metrics.rate_age.observe(age_days * 86_400.0)
 
     def shutdown(self) -> None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 from prometheus_client import (
     CollectorRegistry,
@@ -55,9 +55,6 @@ class Spec:
     help: str
     labels: tuple[str, ...] = ()
     buckets: tuple[float, ...] | None = None
-    # Rendered by app.telemetry.freshness (cached text), not by the registry: one series
-    # per configured symbol would cost ~6-11 us each on every scrape.
-    per_symbol: bool = False
 
 
 def _spec(
@@ -66,9 +63,8 @@ def _spec(
     help: str,
     *labels: str,
     buckets: tuple[float, ...] | None = None,
-    per_symbol: bool = False,
 ) -> Spec:
-    return Spec(f"{NAMESPACE}_{name}", type, help, labels, buckets, per_symbol)
+    return Spec(f"{NAMESPACE}_{name}", type, help, labels, buckets)
 
 
 # --- HTTP ---------------------------------------------------------------------------------
@@ -143,19 +139,19 @@ QUALITY_CHECKS = _spec(
 QUALITY_RATIO = _spec(
     "data_quality_ratio", "gauge", "Valid / checked records of the last run.", "kind"
 )
+# The two per-symbol gauges are rendered by app.telemetry.freshness as cached text, not by
+# the registry: one series per configured symbol would cost ~6-11 us each on every scrape.
 SYMBOL_LAST_BAR = _spec(
     "symbol_last_bar_timestamp_seconds",
     "gauge",
     "Start (UTC) of the day of the newest stored bar; 0 when none is stored.",
     "symbol",
-    per_symbol=True,
 )
 SYMBOL_LAG = _spec(
     "symbol_lag_trading_days",
     "gauge",
     "NYSE sessions closed since the newest stored bar (+Inf when none is stored).",
     "symbol",
-    per_symbol=True,
 )
 FX_LAST_RATE = _spec(
     "fx_last_rate_timestamp_seconds",
@@ -209,6 +205,19 @@ def _gauge(spec: Spec, registry: CollectorRegistry) -> Gauge:
 def _histogram(spec: Spec, registry: CollectorRegistry) -> Histogram:
     assert spec.type == "histogram" and spec.buckets is not None, spec
     return Histogram(spec.name, spec.help, spec.labels, buckets=spec.buckets, registry=registry)
+
+
+class Children(dict[tuple[object, ...], Any]):
+    """A labelled metric's children by label values, each looked up once: `labels()` takes
+    a lock and validates its arguments on every call, which the hot paths cannot afford."""
+
+    def __init__(self, metric: Counter | Gauge | Histogram) -> None:
+        super().__init__()
+        self.metric = metric
+
+    def __missing__(self, key: tuple[object, ...]) -> Any:
+        child = self[key] = self.metric.labels(*key)
+        return child
 
 
 @dataclass(frozen=True)

@@ -8,12 +8,11 @@ can create series.
 from __future__ import annotations
 
 import time
-from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.telemetry import Telemetry
-from app.telemetry.catalog import UNMATCHED_ROUTE
+from app.telemetry.catalog import UNMATCHED_ROUTE, Children
 
 _METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 
@@ -22,13 +21,9 @@ class HttpMetrics:
     def __init__(self, app: ASGIApp, telemetry: Telemetry) -> None:
         self.app = app
         self.telemetry = telemetry
-        metrics = telemetry.metrics
-        self._requests = metrics.http_requests
-        self._duration = metrics.http_duration
-        self._metrics = metrics
-        # Label children by key: `labels()` takes a lock and validates on every call.
-        self._counters: dict[tuple[str, str, int], Any] = {}
-        self._histograms: dict[tuple[str, str], Any] = {}
+        self._metrics = metrics = telemetry.metrics
+        self._requests = Children(metrics.http_requests)
+        self._duration = Children(metrics.http_duration)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -56,12 +51,5 @@ class HttpMetrics:
         method = scope["method"]
         if method not in _METHODS:
             method = "other"
-        counter = self._counters.get((route, method, status))
-        if counter is None:
-            counter = self._requests.labels(route, method, str(status))
-            self._counters[route, method, status] = counter
-        counter.inc()
-        histogram = self._histograms.get((route, method))
-        if histogram is None:
-            histogram = self._histograms[route, method] = self._duration.labels(route, method)
-        histogram.observe(elapsed, self.telemetry.exemplar())
+        self._requests[route, method, status].inc()
+        self._duration[route, method].observe(elapsed, self.telemetry.exemplar())

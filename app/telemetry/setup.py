@@ -5,9 +5,11 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping, Sequence
 
+import httpx
 from fastapi import FastAPI
 from opentelemetry.sdk.trace import SpanProcessor
 from prometheus_client import start_http_server
+from sqlalchemy import Engine
 
 from app import __version__
 from app.config import Settings
@@ -18,8 +20,11 @@ from app.telemetry.catalog import OPERATIONS, Metrics, Vocabulary
 from app.telemetry.exposition import metrics_endpoint
 from app.telemetry.freshness import SymbolFreshness
 from app.telemetry.middleware import HttpMetrics
+from app.telemetry.redact import Redactor
 from app.telemetry.tracing import (
     instrument_app,
+    instrument_client,
+    instrument_engine,
     make_provider,
     sampling_ratio,
     tracing_disabled,
@@ -46,6 +51,16 @@ def build_telemetry(
     return Telemetry(
         metrics, provider, exposed=settings.metrics_enabled, sample_ratio=sampling_ratio(env)
     )
+
+
+def instrument_io(
+    telemetry: Telemetry, settings: Settings, *, engine: Engine, client: httpx.AsyncClient
+) -> None:
+    """SQL and outbound HTTP spans, URLs masked; nothing when tracing is off."""
+    if telemetry.provider is None:
+        return
+    instrument_engine(engine, telemetry.provider)
+    instrument_client(client, telemetry.provider, Redactor(settings.secrets()))
 
 
 def serve_metrics(telemetry: Telemetry, settings: Settings, *, port: int) -> None:
