@@ -35,6 +35,7 @@ class Telemetry:
     def __post_init__(self) -> None:
         self.tracer = self.provider.get_tracer("app") if self.provider else trace.NoOpTracer()
         self._conversions = Children(self.metrics.conversions)
+        self._rate_age = self.metrics.rate_age.labels()
 
     @classmethod
     def off(cls) -> Telemetry:
@@ -82,7 +83,7 @@ class Telemetry:
         if not self.exposed:
             return
         self._conversions[source, target].inc()
-        self.metrics.rate_age.observe(age_days * 86_400.0)
+        self._rate_age.observe(age_days * 86_400.0)
 
     def shutdown(self) -> None:
         if self.provider is not None:

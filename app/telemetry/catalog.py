@@ -24,6 +24,8 @@ from prometheus_client.gc_collector import GCCollector
 from prometheus_client.platform_collector import PlatformCollector
 from prometheus_client.process_collector import ProcessCollector
 
+from app.telemetry.loop_metrics import LoopCounter, LoopHistogram
+
 # `_created` samples would double every counter's and histogram's series (and scrape cost).
 disable_created_metrics()  # type: ignore[no-untyped-call]
 
@@ -211,7 +213,7 @@ class Children(dict[tuple[object, ...], Any]):
     """A labelled metric's children by label values, each looked up once: `labels()` takes
     a lock and validates its arguments on every call, which the hot paths cannot afford."""
 
-    def __init__(self, metric: Counter | Gauge | Histogram) -> None:
+    def __init__(self, metric: Counter | Gauge | Histogram | LoopCounter | LoopHistogram) -> None:
         super().__init__()
         self.metric = metric
 
@@ -244,8 +246,9 @@ class Metrics:
             PlatformCollector(registry=self.registry)
             GCCollector(registry=self.registry)
         r = self.registry
-        self.http_requests = _counter(HTTP_REQUESTS, r)
-        self.http_duration = _histogram(HTTP_DURATION, r)
+        # The request path's metrics are written on the event loop only (see loop_metrics).
+        self.http_requests = LoopCounter(HTTP_REQUESTS, r)
+        self.http_duration = LoopHistogram(HTTP_DURATION, r)
         self.http_in_progress = _gauge(HTTP_IN_PROGRESS, r)
         # Written by the HTTP middleware on the event loop only; read at scrape time. A plain
         # int: the gauge's own inc()/dec() take a lock twice per request.
@@ -264,8 +267,8 @@ class Metrics:
         self.quality_checks = _counter(QUALITY_CHECKS, r)
         self.quality_ratio = _gauge(QUALITY_RATIO, r)
         self.fx_last_rate = _gauge(FX_LAST_RATE, r)
-        self.conversions = _counter(CONVERSIONS, r)
-        self.rate_age = _histogram(RATE_AGE, r)
+        self.conversions = LoopCounter(CONVERSIONS, r)
+        self.rate_age = LoopHistogram(RATE_AGE, r)
         self.rate_refreshes = _counter(RATE_REFRESHES, r)
         self.job_events = _counter(JOB_EVENTS_TOTAL, r)
         self.job_lag = _gauge(JOB_LAG, r)

@@ -12,7 +12,8 @@ import time
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.telemetry import Telemetry
-from app.telemetry.catalog import UNMATCHED_ROUTE, Children
+from app.telemetry.catalog import UNMATCHED_ROUTE
+from app.telemetry.loop_metrics import CounterChild, HistogramChild
 
 _METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 
@@ -21,9 +22,10 @@ class HttpMetrics:
     def __init__(self, app: ASGIApp, telemetry: Telemetry) -> None:
         self.app = app
         self.telemetry = telemetry
-        self._metrics = metrics = telemetry.metrics
-        self._requests = Children(metrics.http_requests)
-        self._duration = Children(metrics.http_duration)
+        self._metrics = telemetry.metrics
+        self._exemplar = telemetry.exemplar
+        # (route, method, status) -> its counter and its histogram: one lookup per request.
+        self._series: dict[tuple[str, str, int], tuple[CounterChild, HistogramChild]] = {}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -37,19 +39,29 @@ class HttpMetrics:
                 status = message["status"]
             await send(message)
 
+        metrics = self._metrics
         start = time.perf_counter()
-        self._metrics.http_in_flight += 1
+        metrics.http_in_flight += 1
         try:
             await self.app(scope, receive, send_status)
         finally:
             elapsed = time.perf_counter() - start
-            self._metrics.http_in_flight -= 1
-            self._record(scope, status, elapsed)
+            metrics.http_in_flight -= 1
+            route = getattr(scope.get("route"), "path", None) or UNMATCHED_ROUTE
+            key = (route, scope["method"], status)
+            series = self._series.get(key) or self._new_series(key)
+            series[0].inc()
+            series[1].observe(elapsed, self._exemplar())
 
-    def _record(self, scope: Scope, status: int, elapsed: float) -> None:
-        route = getattr(scope.get("route"), "path", None) or UNMATCHED_ROUTE
-        method = scope["method"]
+    def _new_series(self, key: tuple[str, str, int]) -> tuple[CounterChild, HistogramChild]:
+        route, method, status = key
         if method not in _METHODS:
             method = "other"
-        self._requests[route, method, status].inc()
-        self._duration[route, method].observe(elapsed, self.telemetry.exemplar())
+        metrics = self._metrics
+        series = (
+            metrics.http_requests.labels(route, method, status),
+            metrics.http_duration.labels(route, method),
+        )
+        if len(self._series) < 10_000:  # methods outside _METHODS are unbounded as keys
+            self._series[key] = series
+        return series
