@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 from fastapi import FastAPI
 
 from app.config import load_settings
@@ -45,3 +47,14 @@ def usual() -> FastAPI:
     Instrumentator().instrument(app).expose(app)
     FastAPIInstrumentor.instrument_app(app, tracer_provider=provider)
     return app
+
+
+def lean() -> FastAPI:
+    """The service with `loadtest.lean_span`'s server span in place of FastAPIInstrumentor,
+    a measured alternative for issue 4; `LEAN_CHILD_SPANS=false` drops the convert spans."""
+    from app.telemetry.setup import build_telemetry
+    from loadtest.lean_span import create_lean_app
+
+    settings = load_settings(scheduler_enabled=False)
+    child_spans = os.environ.get("LEAN_CHILD_SPANS") != "false"
+    return create_lean_app(settings, build_telemetry(settings), child_spans=child_spans)

@@ -11,6 +11,9 @@ loaded by wrk (another process) one at a time, the order rotated every round:
   e  the usual recipe instead: prometheus-fastapi-instrumentator + FastAPIInstrumentor with
      defaults (our telemetry off)
 Traced variants export over OTLP/HTTP to a local sink process (loadtest.otlp_sink).
+`--variants afgh` measures an alternative instead: the server span written with the SDK
+directly, not FastAPIInstrumentor (f at the default sampling, g at 100%, h at 100% without
+the convert child spans; see loadtest.lean_span).
 Targets (medians of the per-round ratios to a): b >= 0.95, c >= 0.85, d >= 0.6, and c's
 overhead (1 - c/a) at most half of e's.
 
@@ -63,6 +66,10 @@ def variants(sink: str) -> dict[str, tuple[str, dict[str, str]]]:
         "c": ("service", traced),
         "d": ("service", {**traced, "OTEL_TRACES_SAMPLER_ARG": "1"}),
         "e": ("usual", traced),
+        # Not the product: FastAPIInstrumentor's server span replaced (see loadtest.lean_span).
+        "f": ("lean", traced),
+        "g": ("lean", {**traced, "OTEL_TRACES_SAMPLER_ARG": "1"}),
+        "h": ("lean", {**traced, "OTEL_TRACES_SAMPLER_ARG": "1", "LEAN_CHILD_SPANS": "false"}),
     }
 
 

@@ -7,6 +7,15 @@ import subprocess
 import sys
 from pathlib import Path
 
+from fastapi.testclient import TestClient
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from opentelemetry.trace import SpanKind
+
+from app.config import load_settings
+from app.telemetry.setup import build_telemetry
+from loadtest.bench_api import seed
+from loadtest.lean_span import create_lean_app
 from tests.conftest import port_open, require
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -36,3 +45,39 @@ def test_ingest_benchmark_runs_and_reports_a_ratio() -> None:
     assert [name for name, _ in ratios] == ["sqlite", "postgres"]
     assert all(float(value) > 0 for _, value in ratios)
     assert "100 rows" in done.stdout
+
+
+def test_the_lean_alternative_emits_the_server_span_the_instrumentor_would(
+    tmp_path: Path,
+) -> None:
+    """bench_telemetry's f/g/h variants compare like with like only if they trace the same."""
+    url = f"sqlite:///{tmp_path / 'lean.db'}"
+    seed(url, symbols=["AAPL"], days=3)
+    settings = load_settings(database_url=url, scheduler_enabled=False)
+    exporter = InMemorySpanExporter()
+    telemetry = build_telemetry(
+        settings, processors=[SimpleSpanProcessor(exporter)], env={"OTEL_TRACES_SAMPLER_ARG": "1"}
+    )
+    parent = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"
+    with TestClient(create_lean_app(settings, telemetry)) as client:
+        answer = client.get(
+            "/api/v1/convert?amount=10&from=USD&to=GBP", headers={"traceparent": parent}
+        )
+        assert answer.status_code == 200
+        assert client.get("/nowhere").status_code == 404
+        assert client.get("/health").status_code == 200
+    spans = exporter.get_finished_spans()
+    (server,) = [s for s in spans if s.name == "GET /api/v1/convert"]
+    assert server.kind is SpanKind.SERVER
+    assert format(server.context.trace_id, "032x") == "0af7651916cd43dd8448eb211c80319c"
+    assert server.parent is not None and format(server.parent.span_id, "016x") == parent[36:52]
+    attributes = dict(server.attributes or {})
+    assert attributes["http.route"] == "/api/v1/convert"
+    assert attributes["http.response.status_code"] == 200
+    assert attributes["url.query"] == "amount=10&from=USD&to=GBP"
+    children = {s.name for s in spans if s.parent and s.parent.span_id == server.context.span_id}
+    assert children == {"convert.rate", "convert.compute"}
+    (unmatched,) = [s for s in spans if s.kind is SpanKind.SERVER and s is not server]
+    assert unmatched.name == "GET"  # no route: no template to name it by
+    assert dict(unmatched.attributes or {})["http.response.status_code"] == 404
+    telemetry.shutdown()
