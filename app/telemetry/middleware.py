@@ -23,7 +23,7 @@ class HttpMetrics:
         self.app = app
         self.telemetry = telemetry
         self._metrics = telemetry.metrics
-        self._exemplar = telemetry.exemplar
+        self._exemplar = telemetry.exemplar if telemetry.provider is not None else None
         # (route, method, status) -> its counter and its histogram: one lookup per request.
         self._series: dict[tuple[str, str, int], tuple[CounterChild, HistogramChild]] = {}
 
@@ -51,7 +51,7 @@ class HttpMetrics:
             key = (route, scope["method"], status)
             series = self._series.get(key) or self._new_series(key)
             series[0].inc()
-            series[1].observe(elapsed, self._exemplar())
+            series[1].observe(elapsed, self._exemplar and self._exemplar())
 
     def _new_series(self, key: tuple[str, str, int]) -> tuple[CounterChild, HistogramChild]:
         route, method, status = key
