@@ -14,7 +14,7 @@ from __future__ import annotations
 import time
 from bisect import bisect_left
 from collections.abc import Iterator
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Generic, TypeVar
 
 from prometheus_client import CollectorRegistry
 from prometheus_client.metrics_core import CounterMetricFamily, HistogramMetricFamily, Metric
@@ -53,18 +53,28 @@ class HistogramChild:
             self.exemplars[i] = Exemplar(exemplar, value, time.time())
 
 
-class _LoopMetric(Collector):
+Child = TypeVar("Child", CounterChild, HistogramChild)
+
+
+class _LoopMetric(Collector, Generic[Child]):
     def __init__(self, spec: Spec, registry: CollectorRegistry) -> None:
         self.spec = spec
-        self._children: dict[tuple[str, ...], CounterChild | HistogramChild] = {}
+        self._children: dict[tuple[str, ...], Child] = {}
         registry.register(self)
 
-    def _key(self, values: tuple[object, ...]) -> tuple[str, ...]:
+    def labels(self, *values: object) -> Child:
         if len(values) != len(self.spec.labels):
             raise ValueError(f"{self.spec.name} takes labels {self.spec.labels}, got {values}")
-        return tuple(str(v) for v in values)
+        key = tuple(str(v) for v in values)
+        child = self._children.get(key)
+        if child is None:
+            child = self._children[key] = self._new_child()
+        return child
 
-    def _snapshot(self) -> list[tuple[tuple[str, ...], CounterChild | HistogramChild]]:
+    def _new_child(self) -> Child:
+        raise NotImplementedError
+
+    def _snapshot(self) -> list[tuple[tuple[str, ...], Child]]:
         return list(self._children.items())  # one C-level copy: the loop may add a child
 
     def _family(self) -> Metric:
@@ -74,14 +84,9 @@ class _LoopMetric(Collector):
         yield self._family()
 
 
-class LoopCounter(_LoopMetric):
-    def labels(self, *values: object) -> CounterChild:
-        key = self._key(values)
-        child = self._children.get(key)
-        if child is None:
-            child = self._children[key] = CounterChild()
-        assert isinstance(child, CounterChild)
-        return child
+class LoopCounter(_LoopMetric[CounterChild]):
+    def _new_child(self) -> CounterChild:
+        return CounterChild()
 
     def _family(self) -> CounterMetricFamily:
         return CounterMetricFamily(self.spec.name, self.spec.help, labels=self.spec.labels)
@@ -89,12 +94,11 @@ class LoopCounter(_LoopMetric):
     def collect(self) -> Iterator[Metric]:
         family = self._family()
         for key, child in self._snapshot():
-            assert isinstance(child, CounterChild)
             family.add_metric(key, child.value)
         yield family
 
 
-class LoopHistogram(_LoopMetric):
+class LoopHistogram(_LoopMetric[HistogramChild]):
     def __init__(self, spec: Spec, registry: CollectorRegistry) -> None:
         assert spec.buckets is not None, spec
         self._bounds = (*spec.buckets, float("inf"))
@@ -103,13 +107,8 @@ class LoopHistogram(_LoopMetric):
         if not spec.labels:
             self.labels()  # an unlabelled histogram has its one series from the start
 
-    def labels(self, *values: object) -> HistogramChild:
-        key = self._key(values)
-        child = self._children.get(key)
-        if child is None:
-            child = self._children[key] = HistogramChild(self._bounds)
-        assert isinstance(child, HistogramChild)
-        return child
+    def _new_child(self) -> HistogramChild:
+        return HistogramChild(self._bounds)
 
     def observe(self, value: float, exemplar: dict[str, str] | None = None) -> None:
         """For an unlabelled histogram."""
@@ -121,7 +120,6 @@ class LoopHistogram(_LoopMetric):
     def collect(self) -> Iterator[Metric]:
         family = self._family()
         for key, child in self._snapshot():
-            assert isinstance(child, HistogramChild)
             counts, exemplars, total = list(child.counts), list(child.exemplars), child.sum
             buckets: list[tuple[str, float] | tuple[str, float, Exemplar]] = []
             cumulative = 0
