@@ -21,7 +21,6 @@ _METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"
 class HttpMetrics:
     def __init__(self, app: ASGIApp, telemetry: Telemetry) -> None:
         self.app = app
-        self.telemetry = telemetry
         self._metrics = telemetry.metrics
         self._exemplar = telemetry.exemplar if telemetry.provider is not None else None
         # (route, method, status) -> its counter and its histogram: one lookup per request.
