@@ -125,9 +125,9 @@ def exporters(env: Mapping[str, str] = os.environ) -> list[SpanExporter]:
                 raise TracingError(
                     f"OTEL_EXPORTER_OTLP_PROTOCOL={protocol!r}: only http/protobuf is supported"
                 )
-            from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+            from app.telemetry.otlp import FastOTLPSpanExporter
 
-            out.append(OTLPSpanExporter(endpoint=endpoint))
+            out.append(FastOTLPSpanExporter(endpoint=endpoint))
         else:
             raise TracingError(f"OTEL_TRACES_EXPORTER: unknown exporter {name!r}")
     return out

@@ -129,7 +129,8 @@ def test_the_default_sampler_and_exporters_follow_otel_variables() -> None:
         exporters({"OTEL_TRACES_EXPORTER": "none", "OTEL_EXPORTER_OTLP_ENDPOINT": "http://x"}) == []
     )
     (otlp,) = exporters({"OTEL_EXPORTER_OTLP_ENDPOINT": "http://127.0.0.1:4318"})
-    assert type(otlp).__name__ == "OTLPSpanExporter"
+    assert type(otlp).__name__ == "FastOTLPSpanExporter"
+    assert otlp._endpoint == "http://127.0.0.1:4318/v1/traces"
 
 
 def test_requests_are_traced_by_the_parent_based_ratio_decided_up_front(tmp_path: Path) -> None:
