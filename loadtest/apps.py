@@ -58,3 +58,18 @@ def lean() -> FastAPI:
     settings = load_settings(scheduler_enabled=False)
     child_spans = os.environ.get("LEAN_CHILD_SPANS") != "false"
     return create_lean_app(settings, build_telemetry(settings), child_spans=child_spans)
+
+
+def official_export() -> FastAPI:
+    """The service exporting with the official OTLPSpanExporter (its protobuf encoder) instead
+    of ours (`app.telemetry.otlp`), batches as ours: what the wire-format encoder saves."""
+    from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+    from opentelemetry.sdk.trace.export import BatchSpanProcessor
+
+    from app.telemetry.setup import build_telemetry
+    from app.telemetry.tracing import EXPORT_BATCH
+
+    settings = load_settings(scheduler_enabled=False)
+    processor = BatchSpanProcessor(OTLPSpanExporter(), max_export_batch_size=EXPORT_BATCH)
+    telemetry = build_telemetry(settings, processors=[processor])
+    return create_app(settings, telemetry=telemetry, freeze_heap=True)

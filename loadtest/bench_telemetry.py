@@ -11,6 +11,8 @@ loaded by wrk (another process) one at a time, the order rotated every round:
   e  the usual recipe instead: prometheus-fastapi-instrumentator + FastAPIInstrumentor with
      defaults (our telemetry off)
 Traced variants export over OTLP/HTTP to a local sink process (loadtest.otlp_sink).
+`--variants ado` adds o: d exported by the official OTLPSpanExporter instead of ours
+(app.telemetry.otlp), to measure what the wire-format encoder saves.
 `--variants afgh` measures an alternative instead: the server span written with the SDK
 directly, not FastAPIInstrumentor (f at the default sampling, g at 100%, h at 100% without
 the convert child spans; see loadtest.lean_span).
@@ -66,6 +68,8 @@ def variants(sink: str) -> dict[str, tuple[str, dict[str, str]]]:
         "c": ("service", traced),
         "d": ("service", {**traced, "OTEL_TRACES_SAMPLER_ARG": "1"}),
         "e": ("usual", traced),
+        # d exported by the official OTLPSpanExporter instead of app.telemetry.otlp's.
+        "o": ("official_export", {**traced, "OTEL_TRACES_SAMPLER_ARG": "1"}),
         # Not the product: FastAPIInstrumentor's server span replaced (see loadtest.lean_span).
         "f": ("lean", traced),
         "g": ("lean", {**traced, "OTEL_TRACES_SAMPLER_ARG": "1"}),

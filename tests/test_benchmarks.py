@@ -47,6 +47,26 @@ def test_ingest_benchmark_runs_and_reports_a_ratio() -> None:
     assert "100 rows" in done.stdout
 
 
+def test_the_in_process_cost_benchmark_runs_every_variant() -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "loadtest.asgi_cost", "--rounds", "1", "--requests", "300"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    )
+    rows = re.findall(r"^(\S+)\s+([0-9.]+) us/request", done.stdout, re.MULTILINE)
+    assert [name for name, _ in rows] == [
+        "off",
+        "metrics",
+        "traced",
+        "traced+encode",
+        "traced+proto",
+    ]
+    assert all(float(us) > 0 for _, us in rows)
+
+
 def test_the_lean_alternative_emits_the_server_span_the_instrumentor_would(
     tmp_path: Path,
 ) -> None:
