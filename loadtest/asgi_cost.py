@@ -10,6 +10,10 @@ alternated, medians of the rounds, in microseconds per request:
   traced+encode  the same, spans encoded for OTLP in batches of 256 as our exporter does
                  (app.telemetry.otlp), in the request's time instead of the export thread's
   traced+proto   the same with the official exporter's encoder (opentelemetry-proto objects)
+  sampled        the default: 10% of requests traced, spans encoded as in traced+encode
+  lean+encode    traced+encode with loadtest.lean_span's server span in place of
+                 FastAPIInstrumentor's (not the product)
+  lean-bare      lean+encode without the convert child spans (not the product)
 """
 
 from __future__ import annotations
@@ -35,6 +39,7 @@ from app.telemetry.otlp import SpanEncoder
 from app.telemetry.setup import build_telemetry
 from app.telemetry.tracing import EXPORT_BATCH
 from loadtest.bench_api import seed
+from loadtest.lean_span import create_lean_app
 
 QUERY = b"amount=100&from=USD&to=GBP"
 
@@ -64,23 +69,33 @@ ENCODERS: dict[str, Callable[[Sequence[ReadableSpan]], bytes]] = {
 }
 
 
+VARIANTS = (
+    "off",
+    "metrics",
+    "traced",
+    "traced+encode",
+    "traced+proto",
+    "sampled",
+    "lean+encode",
+    "lean-bare",
+)
+
+
 def _app(url: str, variant: str) -> FastAPI:
     settings = load_settings(
         database_url=url, scheduler_enabled=False, metrics_enabled=variant != "off"
     )
     if variant in ("off", "metrics"):
         telemetry = build_telemetry(settings, env={"OTEL_SDK_DISABLED": "true"})
-    else:
-        processor: SpanProcessor = (
-            _EncodeInBatches(ENCODERS[variant])
-            if variant in ENCODERS
-            else SimpleSpanProcessor(_Drop())
-        )
-        telemetry = build_telemetry(
-            settings,
-            processors=[processor],
-            env={"OTEL_TRACES_SAMPLER_ARG": "1"},
-        )
+        return create_app(settings, telemetry=telemetry)
+    encoder = ENCODERS.get(variant, ENCODERS["traced+encode"])
+    processor = SimpleSpanProcessor(_Drop()) if variant == "traced" else _EncodeInBatches(encoder)
+    ratio = "0.1" if variant == "sampled" else "1"
+    telemetry = build_telemetry(
+        settings, processors=[processor], env={"OTEL_TRACES_SAMPLER_ARG": ratio}
+    )
+    if variant.startswith("lean"):
+        return create_lean_app(settings, telemetry, child_spans=variant != "lean-bare")
     return create_app(settings, telemetry=telemetry)
 
 
@@ -114,7 +129,7 @@ async def _per_request(app: FastAPI, n: int) -> float:
 
 
 async def _main(args: argparse.Namespace) -> None:
-    variants = ("off", "metrics", "traced", "traced+encode", "traced+proto")
+    variants = VARIANTS
     with tempfile.TemporaryDirectory() as folder:
         url = f"sqlite:///{Path(folder) / 'cost.db'}"
         await asyncio.to_thread(seed, url)

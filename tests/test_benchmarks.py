@@ -63,6 +63,9 @@ def test_the_in_process_cost_benchmark_runs_every_variant() -> None:
         "traced",
         "traced+encode",
         "traced+proto",
+        "sampled",
+        "lean+encode",
+        "lean-bare",
     ]
     assert all(float(us) > 0 for _, us in rows)
 
