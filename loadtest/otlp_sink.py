@@ -4,7 +4,8 @@
 
 Accepts `POST /v1/traces` (protobuf, optionally gzip). With `decode` it parses each request
 with opentelemetry-proto and keeps the spans; without, it only counts requests and bytes
-(the benchmarks: the service pays for exporting, the sink should cost little).
+(the benchmarks: the service pays for exporting, the sink should cost little). With `hold`
+(tests) it is a stalled collector: each request waits until that event is set.
 """
 
 from __future__ import annotations
@@ -35,8 +36,11 @@ def _value(any_value: Any) -> Any:
 
 
 class OtlpSink:
-    def __init__(self, *, port: int = 0, decode: bool = True) -> None:
+    def __init__(
+        self, *, port: int = 0, decode: bool = True, hold: threading.Event | None = None
+    ) -> None:
         self.decode = decode
+        self.holding = threading.Event()  # set once a request waits on `hold`
         self.spans: list[ReceivedSpan] = []
         self.resources: list[dict[str, Any]] = []
         self.requests = 0
@@ -49,6 +53,9 @@ class OtlpSink:
                 body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
                 if self.headers.get("Content-Encoding") == "gzip":
                     body = gzip.decompress(body)
+                if hold is not None:
+                    sink.holding.set()
+                    hold.wait()
                 if self.path != "/v1/traces":
                     self.send_response(404)
                     self.end_headers()

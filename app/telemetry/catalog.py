@@ -46,6 +46,7 @@ KINDS = ("prices", "fx")
 RECORD_RESULTS = ("stored", "unchanged", "rejected")
 CHECK_RESULTS = ("pass", "fail")
 JOB_EVENTS = ("executed", "error", "missed")
+SPAN_OUTCOMES = ("exported", "failed", "dropped")
 OPERATIONS = {"prices": "fetch_bars", "fx": "fetch_rates"}
 UNMATCHED_ROUTE = "unmatched"
 
@@ -183,6 +184,14 @@ JOB_LAG = _spec(
     "scheduler_job_lag_seconds", "gauge", "Actual minus scheduled start, last run.", "job"
 )
 LEADER = _spec("scheduler_leader", "gauge", "1 on the replica that holds the scheduler lock.")
+# --- the trace pipeline -------------------------------------------------------------------
+TRACE_SPANS = _spec(
+    "trace_spans_total",
+    "counter",
+    "Sampled spans by fate: exported (the OTLP receiver took them), failed (it refused them, "
+    "or was unreachable after retries), dropped (the export queue was full).",
+    "outcome",
+)
 # --- build --------------------------------------------------------------------------------
 BUILD = _spec("build", "info", "Build of the running service.", "version")
 
@@ -273,6 +282,7 @@ class Metrics:
         self.job_events = _counter(JOB_EVENTS_TOTAL, r)
         self.job_lag = _gauge(JOB_LAG, r)
         self.leader = _gauge(LEADER, r)
+        self.trace_spans = _counter(TRACE_SPANS, r)
         self.build = Info(BUILD.name, BUILD.help, registry=r)
 
     def preinitialise(self, v: Vocabulary, *, version: str, routes: Iterable[str] = ()) -> None:
@@ -311,4 +321,6 @@ class Metrics:
             self.job_lag.labels(job)
             for event in JOB_EVENTS:
                 self.job_events.labels(job, event)
+        for outcome in SPAN_OUTCOMES:
+            self.trace_spans.labels(outcome)
         self.build.info({"version": version})

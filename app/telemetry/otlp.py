@@ -35,6 +35,7 @@ from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.sdk.trace.export import SpanExportResult
 from opentelemetry.sdk.util.instrumentation import InstrumentationScope
 from opentelemetry.trace import SpanContext
+from prometheus_client import Counter
 
 _logger = logging.getLogger(__name__)
 
@@ -225,13 +226,24 @@ class SpanEncoder:
 
 class FastOTLPSpanExporter(OTLPSpanExporter):
     """The official OTLP/HTTP exporter (endpoint, headers, compression, TLS, retries and
-    timeouts from OTEL_EXPORTER_OTLP_*), encoding with `SpanEncoder`."""
+    timeouts from OTEL_EXPORTER_OTLP_*), encoding with `SpanEncoder`. Given `outcomes` (the
+    catalog's `trace_spans_total`), it counts the spans it exported and those it failed to."""
 
-    def __init__(self, **kwargs: Any) -> None:
+    def __init__(self, *, outcomes: Counter | None = None, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self._encoder = SpanEncoder()
+        self._counted = None
+        if outcomes is not None:
+            self._counted = (outcomes.labels("exported"), outcomes.labels("failed"))
 
     def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
+        result = self._send(spans)
+        if self._counted is not None:
+            exported, failed = self._counted
+            (exported if result is SpanExportResult.SUCCESS else failed).inc(len(spans))
+        return result
+
+    def _send(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
         # The official `export` with `encode_spans(...)` swapped for `SpanEncoder`: the same
         # self-metrics, size limit and transport (`_client` retries with backoff on 429/5xx).
         if self._shutdown:

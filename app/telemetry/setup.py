@@ -39,15 +39,16 @@ def build_telemetry(
 ) -> Telemetry:
     """Metrics unless TICKER_METRICS_ENABLED=false; tracing unless OTEL_SDK_DISABLED=true.
     `processors` (tests) replace the exporters that OTEL_TRACES_EXPORTER names."""
+    metrics = Metrics(process=settings.metrics_enabled)
     provider = None
     if not tracing_disabled(env):
         provider = make_provider(
             version=__version__,
             environment=settings.environment,
+            outcomes=metrics.trace_spans,
             processors=processors,
             env=env,
         )
-    metrics = Metrics(process=settings.metrics_enabled)
     return Telemetry(
         metrics, provider, exposed=settings.metrics_enabled, sample_ratio=sampling_ratio(env)
     )
