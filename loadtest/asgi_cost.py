@@ -129,12 +129,11 @@ async def _per_request(app: FastAPI, n: int) -> float:
 
 
 async def _main(args: argparse.Namespace) -> None:
-    variants = VARIANTS
     with tempfile.TemporaryDirectory() as folder:
         url = f"sqlite:///{Path(folder) / 'cost.db'}"
         await asyncio.to_thread(seed, url)
-        apps = {v: _app(url, v) for v in variants}
-        results: dict[str, list[float]] = {v: [] for v in variants}
+        apps = {v: _app(url, v) for v in VARIANTS}
+        results: dict[str, list[float]] = {v: [] for v in VARIANTS}
         async with AsyncExitStack() as stack:
             for app in apps.values():
                 await stack.enter_async_context(app.router.lifespan_context(app))

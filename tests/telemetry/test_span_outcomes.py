@@ -37,25 +37,28 @@ def _spans(provider: TracerProvider, n: int, name: str = "work") -> None:
             pass
 
 
+def _export(metrics: Metrics, n: int, path: str = "/v1/traces", **env: str) -> OtlpSink:
+    """`n` spans through a provider whose exporter targets `path` on a real receiver."""
+    with OtlpSink(decode=True) as sink:
+        provider = _provider(
+            metrics, OTEL_EXPORTER_OTLP_TRACES_ENDPOINT=sink.endpoint + path, **env
+        )
+        _spans(provider, n)
+        provider.force_flush()
+        provider.shutdown()
+    return sink
+
+
 def test_exported_spans_are_counted() -> None:
     metrics = Metrics(process=False)
-    with OtlpSink(decode=True) as sink:
-        provider = _provider(metrics, OTEL_EXPORTER_OTLP_ENDPOINT=sink.endpoint)
-        _spans(provider, 5)
-        assert provider.force_flush()
-        provider.shutdown()
+    sink = _export(metrics, 5)
     assert len(sink.spans) == 5
     assert _outcomes(metrics) == {"exported": 5.0, "failed": 0.0, "dropped": 0.0}
 
 
 def test_spans_the_receiver_refuses_are_counted_as_failed() -> None:
     metrics = Metrics(process=False)
-    with OtlpSink(decode=True) as sink:
-        endpoint = sink.endpoint + "/v1/nowhere"  # answers 404: not retried
-        provider = _provider(metrics, OTEL_EXPORTER_OTLP_TRACES_ENDPOINT=endpoint)
-        _spans(provider, 3)
-        provider.force_flush()
-        provider.shutdown()
+    sink = _export(metrics, 3, path="/v1/nowhere")  # answers 404: not retried
     assert sink.spans == []
     assert _outcomes(metrics) == {"exported": 0.0, "failed": 3.0, "dropped": 0.0}
 
@@ -83,14 +86,8 @@ def test_spans_a_full_queue_drops_are_counted() -> None:
 
 def test_spans_that_are_not_sampled_are_not_counted() -> None:
     metrics = Metrics(process=False)
-    with OtlpSink(decode=True) as sink:
-        provider = _provider(
-            metrics, OTEL_EXPORTER_OTLP_ENDPOINT=sink.endpoint, OTEL_TRACES_SAMPLER_ARG="0"
-        )
-        _spans(provider, 4)
-        provider.force_flush()
-        provider.shutdown()
-    assert sink.spans == []
+    sink = _export(metrics, 4, OTEL_TRACES_SAMPLER_ARG="0")
+    assert sink.spans == [] and sink.requests == 0
     assert _outcomes(metrics) == {"exported": 0.0, "failed": 0.0, "dropped": 0.0}
 
 
