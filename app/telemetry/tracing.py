@@ -147,7 +147,7 @@ def tracing_disabled(env: Mapping[str, str] = os.environ) -> bool:
 
 class CountingBatchSpanProcessor(BatchSpanProcessor):
     """The SDK's batch processor, counting the spans its full queue drops into `dropped`
-    (the SDK itself only logs a warning per span)."""
+    (the SDK itself only logs the first drop of each 20 s)."""
 
     def __init__(self, exporter: SpanExporter, *, dropped: Counter, **kwargs: Any) -> None:
         super().__init__(exporter, **kwargs)

@@ -63,7 +63,9 @@ def test_spans_the_receiver_refuses_are_counted_as_failed() -> None:
     assert _outcomes(metrics) == {"exported": 0.0, "failed": 3.0, "dropped": 0.0}
 
 
-def test_spans_a_full_queue_drops_are_counted() -> None:
+def test_spans_a_full_queue_drops_are_counted_and_logged_once(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
     metrics = Metrics(process=False)
     hold = threading.Event()
     with OtlpSink(decode=True, hold=hold) as sink:
@@ -82,6 +84,8 @@ def test_spans_a_full_queue_drops_are_counted() -> None:
     assert len(sink.spans) == 16
     assert [s.name for s in sink.spans].count("first") == 8
     assert _outcomes(metrics) == {"exported": 16.0, "failed": 0.0, "dropped": 14.0}
+    # The count is the signal: the SDK logs the first of a run of drops, not one per span.
+    assert [r.getMessage() for r in caplog.records].count("Queue full, dropping Span.") == 1
 
 
 def test_spans_that_are_not_sampled_are_not_counted() -> None:
