@@ -226,6 +226,15 @@ def _incoming_sampled(scope: Scope) -> bool | None:
     return None
 
 
+def admitted(scope: Scope, ratio: float) -> bool:
+    """Whether to trace this request: a `traceparent` header's sampled flag when there is one
+    (parent-based), else the trace-id ratio's odds (decided before any trace id exists)."""
+    sampled = _incoming_sampled(scope)
+    if sampled is None:
+        return ratio >= 1.0 or random.random() < ratio
+    return sampled
+
+
 class RequestSampling:
     """Decides up front whether a request will be traced, and only then runs it through the
     instrumented middleware stack.
@@ -247,10 +256,7 @@ class RequestSampling:
         if scope["type"] != "http":
             await self.traced(scope, receive, send)
             return
-        sampled = scope["path"] not in self.excluded and _incoming_sampled(scope)
-        if sampled is None:
-            sampled = self.ratio >= 1.0 or random.random() < self.ratio
-        if not sampled:
+        if scope["path"] in self.excluded or not admitted(scope, self.ratio):
             await self.untraced(scope, receive, send)
             return
         token = _ADMITTED.set(True)
