@@ -14,6 +14,8 @@ alternated, medians of the rounds, in microseconds per request:
   lean+encode    traced+encode with loadtest.lean_span's server span in place of
                  FastAPIInstrumentor's (not the product)
   lean-bare      lean+encode without the convert child spans (not the product)
+It then splits `sampled` by request: the median traced request, the median untraced one, and
+the untraced one right after a traced one (each timed alone, in extra passes).
 """
 
 from __future__ import annotations
@@ -42,6 +44,7 @@ from loadtest.bench_api import seed
 from loadtest.lean_span import create_lean_app
 
 QUERY = b"amount=100&from=USD&to=GBP"
+Split = dict[str, list[float]]
 
 
 class _Drop(SpanExporter):
@@ -55,8 +58,10 @@ class _EncodeInBatches(SpanProcessor):
     def __init__(self, encode: Callable[[Sequence[ReadableSpan]], bytes]) -> None:
         self.encode = encode
         self.batch: list[ReadableSpan] = []
+        self.ended = 0  # spans so far: a request that moved it was traced
 
     def on_end(self, span: ReadableSpan) -> None:
+        self.ended += 1
         self.batch.append(span)
         if len(self.batch) >= EXPORT_BATCH:
             self.encode(self.batch)
@@ -81,13 +86,13 @@ VARIANTS = (
 )
 
 
-def _app(url: str, variant: str) -> FastAPI:
+def _app(url: str, variant: str) -> tuple[FastAPI, SpanProcessor | None]:
     settings = load_settings(
         database_url=url, scheduler_enabled=False, metrics_enabled=variant != "off"
     )
     if variant in ("off", "metrics"):
         telemetry = build_telemetry(settings, env={"OTEL_SDK_DISABLED": "true"})
-        return create_app(settings, telemetry=telemetry)
+        return create_app(settings, telemetry=telemetry), None
     encoder = ENCODERS.get(variant, ENCODERS["traced+encode"])
     processor = SimpleSpanProcessor(_Drop()) if variant == "traced" else _EncodeInBatches(encoder)
     ratio = "0.1" if variant == "sampled" else "1"
@@ -95,12 +100,13 @@ def _app(url: str, variant: str) -> FastAPI:
         settings, processors=[processor], env={"OTEL_TRACES_SAMPLER_ARG": ratio}
     )
     if variant.startswith("lean"):
-        return create_lean_app(settings, telemetry, child_spans=variant != "lean-bare")
-    return create_app(settings, telemetry=telemetry)
+        lean = create_lean_app(settings, telemetry, child_spans=variant != "lean-bare")
+        return lean, processor
+    return create_app(settings, telemetry=telemetry), processor
 
 
-async def _per_request(app: FastAPI, n: int) -> float:
-    scope: dict[str, Any] = {
+def _scope() -> dict[str, Any]:
+    return {
         "type": "http",
         "asgi": {"version": "3.0"},
         "http_version": "1.1",
@@ -115,25 +121,47 @@ async def _per_request(app: FastAPI, n: int) -> float:
         "server": ("127.0.0.1", 8000),
     }
 
-    async def receive() -> dict[str, Any]:
-        return {"type": "http.request", "body": b"", "more_body": False}
 
-    async def send(message: MutableMapping[str, Any]) -> None:
-        if message["type"] == "http.response.start" and message["status"] != 200:
-            raise SystemExit(f"/convert answered {message['status']}")
+async def _receive() -> dict[str, Any]:
+    return {"type": "http.request", "body": b"", "more_body": False}
 
+
+async def _send(message: MutableMapping[str, Any]) -> None:
+    if message["type"] == "http.response.start" and message["status"] != 200:
+        raise SystemExit(f"/convert answered {message['status']}")
+
+
+async def _per_request(app: FastAPI, n: int) -> float:
+    scope = _scope()
     started = time.perf_counter()
     for _ in range(n):
-        await app(dict(scope), receive, send)
+        await app(dict(scope), _receive, _send)
     return (time.perf_counter() - started) / n * 1e6
+
+
+async def _split(app: FastAPI, processor: _EncodeInBatches, n: int, into: Split) -> None:
+    """Times `n` requests one by one into traced, untraced, and untraced right after traced."""
+    scope, after_traced = _scope(), False
+    for _ in range(n):
+        ended = processor.ended
+        started = time.perf_counter()
+        await app(dict(scope), _receive, _send)
+        took = (time.perf_counter() - started) * 1e6
+        traced = processor.ended != ended
+        into["traced" if traced else "next" if after_traced else "untraced"].append(took)
+        after_traced = traced
 
 
 async def _main(args: argparse.Namespace) -> None:
     with tempfile.TemporaryDirectory() as folder:
         url = f"sqlite:///{Path(folder) / 'cost.db'}"
         await asyncio.to_thread(seed, url)
-        apps = {v: _app(url, v) for v in VARIANTS}
+        built = {v: _app(url, v) for v in VARIANTS}
+        apps = {v: app for v, (app, _) in built.items()}
+        sampled, processor = built["sampled"]
+        assert isinstance(processor, _EncodeInBatches)
         results: dict[str, list[float]] = {v: [] for v in VARIANTS}
+        split: Split = {"traced": [], "untraced": [], "next": []}
         async with AsyncExitStack() as stack:
             for app in apps.values():
                 await stack.enter_async_context(app.router.lifespan_context(app))
@@ -141,10 +169,17 @@ async def _main(args: argparse.Namespace) -> None:
             for _ in range(args.rounds):
                 for variant, app in apps.items():
                     results[variant].append(await _per_request(app, args.requests))
+                await _split(sampled, processor, args.requests, split)
     base = statistics.median(results["off"])
     for variant, values in results.items():
         median = statistics.median(values)
         print(f"{variant:14s} {median:7.1f} us/request  (+{median - base:6.1f} over off)")
+    traced, untraced, after = (statistics.median(split[k]) for k in ("traced", "untraced", "next"))
+    print(
+        f"sampled, request by request: traced {traced:.1f} us ({len(split['traced'])}), "
+        f"untraced {untraced:.1f} us, untraced after a traced one {after:.1f} us; "
+        f"a traced request costs {traced / untraced:.1f}x an untraced one"
+    )
 
 
 def main() -> None:

@@ -60,6 +60,9 @@ def test_the_in_process_cost_benchmark_runs_every_variant() -> None:
     rows = re.findall(r"^(\S+)\s+([0-9.]+) us/request", done.stdout, re.MULTILINE)
     assert [name for name, _ in rows] == list(VARIANTS)  # every variant ran
     assert all(float(us) > 0 for _, us in rows)
+    # The split of `sampled` found traced requests, and they cost more than untraced ones.
+    (costs,) = re.findall(r"a traced request costs ([0-9.]+)x an untraced one", done.stdout)
+    assert float(costs) > 1
 
 
 def test_the_lean_alternative_emits_the_server_span_the_instrumentor_would(
