@@ -16,6 +16,10 @@ Traced variants export over OTLP/HTTP to a local sink process (loadtest.otlp_sin
 `--variants afghi` measures an alternative instead: the server span written with the SDK
 directly, not FastAPIInstrumentor (f at the default sampling, g at 100%; h at 100% and i at
 the default sampling without the convert child spans; see loadtest.lean_span).
+`--variants abxy` measures two controls without tracing: b plus 250 us of busy CPU in 10% of
+requests (x), and b plus 25 us in every request (y), the same CPU on average; x well below y
+would mean this machine charges a burst in a tenth of the requests more than its share
+(loadtest.apps:burst).
 Targets (medians of the per-round ratios to a): b >= 0.95, c >= 0.85, d >= 0.6, and c's
 overhead (1 - c/a) at most half of e's.
 
@@ -75,6 +79,10 @@ def variants(sink: str) -> dict[str, tuple[str, dict[str, str]]]:
         "g": ("lean", {**traced, "OTEL_TRACES_SAMPLER_ARG": "1"}),
         "h": ("lean", {**traced, "OTEL_TRACES_SAMPLER_ARG": "1", "LEAN_CHILD_SPANS": "false"}),
         "i": ("lean", {**traced, "LEAN_CHILD_SPANS": "false"}),
+        # Controls without tracing: b plus 250 us of busy CPU in 10% of requests (x), or
+        # plus 25 us in every request (y): the same CPU on average, in bursts or evenly.
+        "x": ("burst", {"OTEL_SDK_DISABLED": "true"}),
+        "y": ("burst", {"OTEL_SDK_DISABLED": "true", "BURST_US": "25", "BURST_RATIO": "1"}),
     }
 
 

@@ -5,8 +5,10 @@ from __future__ import annotations
 import re
 import subprocess
 import sys
+import time
 from pathlib import Path
 
+import pytest
 from fastapi.testclient import TestClient
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
@@ -14,6 +16,7 @@ from opentelemetry.trace import SpanKind
 
 from app.config import load_settings
 from app.telemetry.setup import build_telemetry
+from loadtest import apps
 from loadtest.asgi_cost import VARIANTS
 from loadtest.bench_api import seed
 from loadtest.lean_span import create_lean_app
@@ -99,3 +102,31 @@ def test_the_lean_alternative_emits_the_server_span_the_instrumentor_would(
     assert unmatched.name == "GET"  # no route: no template to name it by
     assert dict(unmatched.attributes or {})["http.response.status_code"] == 404
     telemetry.shutdown()
+
+
+def test_the_burst_control_spends_its_cpu_in_the_chosen_share_of_requests(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """bench_telemetry's x and y variants: the service, plus BURST_US of CPU before a
+    BURST_RATIO share of requests (here all of them, then none)."""
+    url = f"sqlite:///{tmp_path / 'burst.db'}"
+    seed(url, symbols=["AAPL"], days=3)
+    for name, value in {
+        "TICKER_DATABASE_URL": url,
+        "OTEL_SDK_DISABLED": "true",
+        "BURST_US": "100000",
+        "BURST_RATIO": "1",
+    }.items():
+        monkeypatch.setenv(name, value)
+
+    def took(client: TestClient, n: int) -> float:
+        started = time.perf_counter()
+        for _ in range(n):
+            assert client.get("/api/v1/convert?amount=1&from=USD&to=GBP").status_code == 200
+        return time.perf_counter() - started
+
+    with TestClient(apps.burst()) as client:
+        assert took(client, 3) >= 3 * 0.1  # every request burst
+    monkeypatch.setenv("BURST_RATIO", "0")
+    with TestClient(apps.burst()) as client:
+        assert took(client, 3) < 0.1  # not even one did
