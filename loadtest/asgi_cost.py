@@ -2,8 +2,9 @@
 
     python -m loadtest.asgi_cost [--rounds 9] [--requests 2000]
 
-Separates what telemetry costs from the HTTP server's share (which wrk runs include). Variants,
-alternated, medians of the rounds, in microseconds per request:
+Separates what telemetry costs from the HTTP server's share (which wrk runs include). Apps are
+built as `serve` builds them (heap frozen after start-up). Variants, alternated, medians of the
+rounds, in microseconds per request:
   off            telemetry off
   metrics        metrics only
   traced         every request traced (FastAPIInstrumentor, child spans), spans dropped
@@ -86,13 +87,14 @@ VARIANTS = (
 )
 
 
-def _app(url: str, variant: str) -> tuple[FastAPI, SpanProcessor | None]:
+def variant_app(url: str, variant: str) -> tuple[FastAPI, SpanProcessor | None]:
+    """One variant's app on the database at `url`, and the span processor it ends spans in."""
     settings = load_settings(
         database_url=url, scheduler_enabled=False, metrics_enabled=variant != "off"
     )
     if variant in ("off", "metrics"):
         telemetry = build_telemetry(settings, env={"OTEL_SDK_DISABLED": "true"})
-        return create_app(settings, telemetry=telemetry), None
+        return create_app(settings, telemetry=telemetry, freeze_heap=True), None
     encoder = ENCODERS.get(variant, ENCODERS["traced+encode"])
     processor = SimpleSpanProcessor(_Drop()) if variant == "traced" else _EncodeInBatches(encoder)
     ratio = "0.1" if variant == "sampled" else "1"
@@ -102,7 +104,7 @@ def _app(url: str, variant: str) -> tuple[FastAPI, SpanProcessor | None]:
     if variant.startswith("lean"):
         lean = create_lean_app(settings, telemetry, child_spans=variant != "lean-bare")
         return lean, processor
-    return create_app(settings, telemetry=telemetry), processor
+    return create_app(settings, telemetry=telemetry, freeze_heap=True), processor
 
 
 def _scope() -> dict[str, Any]:
@@ -131,7 +133,8 @@ async def _send(message: MutableMapping[str, Any]) -> None:
         raise SystemExit(f"/convert answered {message['status']}")
 
 
-async def _per_request(app: FastAPI, n: int) -> float:
+async def time_requests(app: FastAPI, n: int) -> float:
+    """Calls `/convert` `n` times; microseconds per request."""
     scope = _scope()
     started = time.perf_counter()
     for _ in range(n):
@@ -156,7 +159,7 @@ async def _main(args: argparse.Namespace) -> None:
     with tempfile.TemporaryDirectory() as folder:
         url = f"sqlite:///{Path(folder) / 'cost.db'}"
         await asyncio.to_thread(seed, url)
-        built = {v: _app(url, v) for v in VARIANTS}
+        built = {v: variant_app(url, v) for v in VARIANTS}
         apps = {v: app for v, (app, _) in built.items()}
         sampled, processor = built["sampled"]
         assert isinstance(processor, _EncodeInBatches)
@@ -165,10 +168,10 @@ async def _main(args: argparse.Namespace) -> None:
         async with AsyncExitStack() as stack:
             for app in apps.values():
                 await stack.enter_async_context(app.router.lifespan_context(app))
-                await _per_request(app, 200)  # warm-up
+                await time_requests(app, 200)  # warm-up
             for _ in range(args.rounds):
                 for variant, app in apps.items():
-                    results[variant].append(await _per_request(app, args.requests))
+                    results[variant].append(await time_requests(app, args.requests))
                 await _split(sampled, processor, args.requests, split)
     base = statistics.median(results["off"])
     for variant, values in results.items():
