@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test lint typecheck unit bench-api bench-ingest bench-telemetry clean
+.PHONY: run test lint typecheck unit bench-api bench-ingest bench-telemetry bench-instructions clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -37,6 +37,9 @@ bench-ingest: $(STAMP)
 
 bench-telemetry: $(STAMP)
 	$(BIN)/python -m loadtest.bench_telemetry $(BENCH_ARGS)
+
+bench-instructions: $(STAMP)
+	$(BIN)/python -m loadtest.instructions $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) var .mypy_cache .ruff_cache .pytest_cache .hypothesis

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import shutil
 import subprocess
 import sys
 import time
@@ -19,6 +20,7 @@ from app.telemetry.setup import build_telemetry
 from loadtest import apps
 from loadtest.asgi_cost import VARIANTS
 from loadtest.bench_api import seed
+from loadtest.instructions import count
 from loadtest.lean_span import create_lean_app
 from tests.conftest import port_open, require
 
@@ -66,6 +68,37 @@ def test_the_in_process_cost_benchmark_runs_every_variant() -> None:
     # The split of `sampled` found traced requests, and they cost more than untraced ones.
     (costs,) = re.findall(r"a traced request costs ([0-9.]+)x an untraced one", done.stdout)
     assert float(costs) > 1
+
+
+def test_cachegrind_counts_grow_with_the_work_and_nothing_else() -> None:
+    """loadtest.instructions differences two runs: that is sound only if a count is linear in
+    the work done and repeatable (here to ~0.2%: what a run's start executes varies a little)."""
+    require(shutil.which("valgrind") is not None, "valgrind (apt-get install -y valgrind)")
+
+    def instructions(loops: int) -> int:
+        program = f"def run(n):\n    for _ in range(n): pass\nrun({loops})"
+        return count([sys.executable, "-I", "-S", "-c", program]).events["Ir"]
+
+    base, once, twice = instructions(0), instructions(50_000), instructions(100_000)
+    assert once - base > 50_000  # at least an instruction per loop
+    assert twice - once == pytest.approx(once - base, rel=0.03)
+    assert instructions(50_000) == pytest.approx(once, rel=0.005)
+
+
+@pytest.mark.parametrize(("variant", "spans"), [("metrics", 0), ("traced+encode", 3 * 5)])
+def test_the_counted_child_reports_the_spans_of_its_measured_requests(
+    variant: str, spans: int
+) -> None:
+    """The traced share of `sampled` is its spans over traced+encode's spans per request."""
+    done = subprocess.run(
+        [sys.executable, "-m", "loadtest.instructions", "--child", variant, "5", "--warm", "7"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    )
+    assert done.stdout.split()[-1] == str(spans)
 
 
 def test_the_lean_alternative_emits_the_server_span_the_instrumentor_would(
