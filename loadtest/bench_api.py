@@ -22,7 +22,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -60,10 +60,15 @@ def seed(database_url: str, *, symbols: list[str] | None = None, days: int = 30)
 
 
 @contextmanager
-def serve(factory: str, env: dict[str, str]) -> Iterator[str]:
+def server(
+    factory: str, env: dict[str, str], *, prefix: Sequence[str] = (), timeout: float = 30
+) -> Iterator[tuple[subprocess.Popen[bytes], str]]:
+    """`loadtest.apps:<factory>` in one uvicorn process on a free port, run under `prefix`
+    (say, valgrind) when given: the process and its base URL, once it accepts connections."""
     port = free_port()
     process = subprocess.Popen(
         [
+            *prefix,
             sys.executable,
             "-m",
             "uvicorn",
@@ -79,9 +84,8 @@ def serve(factory: str, env: dict[str, str]) -> Iterator[str]:
         ],
         env={**os.environ, **env},
     )
-    base = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 30
+        deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             with socket.socket() as sock:
                 if sock.connect_ex(("127.0.0.1", port)) == 0:
@@ -89,10 +93,16 @@ def serve(factory: str, env: dict[str, str]) -> Iterator[str]:
             time.sleep(0.1)
         else:
             raise SystemExit(f"{factory} did not start")
-        yield base
+        yield process, f"http://127.0.0.1:{port}"
     finally:
         process.terminate()
-        process.wait(timeout=10)
+        process.wait(timeout=timeout)
+
+
+@contextmanager
+def serve(factory: str, env: dict[str, str]) -> Iterator[str]:
+    with server(factory, env) as (_, base):
+        yield base
 
 
 def _ms(text: str) -> float:

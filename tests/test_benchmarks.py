@@ -20,7 +20,7 @@ from app.telemetry.setup import build_telemetry
 from loadtest import apps
 from loadtest.asgi_cost import VARIANTS
 from loadtest.bench_api import seed
-from loadtest.instructions import count
+from loadtest.instructions import callgrind, count, window
 from loadtest.lean_span import create_lean_app
 from tests.conftest import port_open, require
 
@@ -83,6 +83,47 @@ def test_cachegrind_counts_grow_with_the_work_and_nothing_else() -> None:
     assert once - base > 50_000  # at least an instruction per loop
     assert twice - once == pytest.approx(once - base, rel=0.03)
     assert instructions(50_000) == pytest.approx(once, rel=0.005)
+
+
+POLLING = """
+import select, sys
+def run(n):
+    for _ in range(n): pass
+while True:  # polls, as uvicorn ticks: callgrind takes commands only while code runs
+    if select.select([sys.stdin], [], [], 0.05)[0]:
+        line = sys.stdin.readline()
+        if not line:
+            break
+        run(int(line))
+        print("done", flush=True)
+"""
+
+
+def test_a_callgrind_window_counts_only_what_runs_inside_it(tmp_path: Path) -> None:
+    """`--served` zeroes a running server's counters after its warm-up and dumps them after
+    the measured requests; nothing before the window may leak into it."""
+    require(shutil.which("callgrind_control") is not None, "valgrind (apt-get install -y valgrind)")
+    out = tmp_path / "callgrind.out"
+    program = [*callgrind(out), sys.executable, "-I", "-S", "-c", POLLING]
+    with subprocess.Popen(
+        program, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
+    ) as process:
+        assert process.stdin is not None and process.stdout is not None
+        stdin, stdout = process.stdin, process.stdout
+
+        def work(loops: int) -> None:
+            stdin.write(f"{loops}\n")
+            stdin.flush()
+            assert stdout.readline() == "done\n"
+
+        work(1_000_000)  # before any window: ten times what the first window holds
+        with window(process.pid, out) as once:
+            work(100_000)
+        with window(process.pid, out) as twice:
+            work(200_000)
+        stdin.close()
+    assert once["Ir"] > 100_000 * 20
+    assert twice["Ir"] == pytest.approx(2 * once["Ir"], rel=0.1)
 
 
 @pytest.mark.parametrize(("variant", "spans"), [("metrics", 0), ("traced+encode", 3 * 5)])
