@@ -21,7 +21,9 @@ requests (x), and b plus 25 us in every request (y), the same CPU on average; x 
 would mean this machine charges a burst in a tenth of the requests more than its share
 (loadtest.apps:burst).
 Targets (medians of the per-round ratios to a): b >= 0.95, c >= 0.85, d >= 0.6, and c's
-overhead (1 - c/a) at most half of e's.
+overhead (1 - c/a) at most half of e's. Each variant's line also gives the server's user and
+system CPU per request (from /proc) and how many cores it kept busy: about 1.00 means the
+one process was the bottleneck, so the ratios are its CPU per request, not wrk's.
 
 Part 2, the service (variant c) with 5,000 configured symbols: /metrics render time (median of
 sequential scrapes, both formats), and convert's p99 while /metrics is scraped every second
@@ -45,11 +47,17 @@ from pathlib import Path
 
 import httpx
 
-from loadtest.bench_api import CONVERT, free_port, seed, serve, wrk
+from loadtest.bench_api import CONVERT, cpu_seconds, free_port, seed, serve, server, wrk
 
 OFF = {"TICKER_METRICS_ENABLED": "false", "OTEL_SDK_DISABLED": "true"}
 OPENMETRICS = "application/openmetrics-text; version=1.0.0"
 Result = tuple[float, float, float]  # requests/s, p50 ms, p99 ms
+Cpu = tuple[float, float, float]  # the server's user and system us per request, cores busy
+
+
+def _cpu(before: tuple[float, float], after: tuple[float, float], took: float, n: float) -> Cpu:
+    user, system = after[0] - before[0], after[1] - before[1]
+    return user / n * 1e6, system / n * 1e6, (user + system) / took
 
 
 @contextmanager
@@ -90,18 +98,24 @@ def part_one(url: str, sink: str, args: argparse.Namespace) -> None:
     base = {"TICKER_DATABASE_URL": url, "TICKER_LOG_LEVEL": "WARNING", **args.set}
     chosen = {k: v for k, v in variants(sink).items() if k in args.variants}
     with ExitStack() as stack:
-        targets = {
-            name: stack.enter_context(serve(factory, {**base, **env})) + CONVERT
+        servers = {
+            name: stack.enter_context(server(factory, {**base, **env}))
             for name, (factory, env) in chosen.items()
         }
+        targets = {name: address + CONVERT for name, (_, address) in servers.items()}
         for target in targets.values():  # warm-up, and a check that every variant answers 200
             wrk(target, 2, args.connections)
         names = list(targets)
         results: dict[str, list[Result]] = {name: [] for name in names}
+        cpu: dict[str, list[Cpu]] = {name: [] for name in names}
         for round_no in range(args.rounds):
             order = names[round_no % len(names) :] + names[: round_no % len(names)]
             for name in order:
+                pid = servers[name][0].pid
+                before, started = cpu_seconds(pid), time.monotonic()
                 results[name].append(wrk(targets[name], args.seconds, args.connections))
+                after, took = cpu_seconds(pid), time.monotonic() - started
+                cpu[name].append(_cpu(before, after, took, results[name][-1][0] * args.seconds))
             line = " | ".join(
                 f"{n} {results[n][-1][0]:6.0f} ({results[n][-1][0] / results['a'][-1][0]:.2f}x)"
                 for n in names
@@ -113,9 +127,11 @@ def part_one(url: str, sink: str, args: argparse.Namespace) -> None:
     }
     for n in names:
         med = [statistics.median(x[i] for x in results[n]) for i in range(3)]
+        user, system, busy = (statistics.median(x[i] for x in cpu[n]) for i in range(3))
         print(
             f"{n}: median {med[0]:.0f} req/s, p50 {med[1]:.2f} ms, p99 {med[2]:.2f} ms, "
-            f"{ratio[n]:.3f}x a"
+            f"{ratio[n]:.3f}x a; server CPU per request user {user:.1f} us, "
+            f"system {system:.1f} us, busy {busy:.2f} cores"
         )
     if set(ratio) != set("abcde"):
         return

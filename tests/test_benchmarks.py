@@ -19,7 +19,7 @@ from app.config import load_settings
 from app.telemetry.setup import build_telemetry
 from loadtest import apps
 from loadtest.asgi_cost import VARIANTS
-from loadtest.bench_api import seed
+from loadtest.bench_api import cpu_seconds, seed
 from loadtest.instructions import callgrind, count, window
 from loadtest.lean_span import create_lean_app
 from tests.conftest import port_open, require
@@ -68,6 +68,26 @@ def test_the_in_process_cost_benchmark_runs_every_variant() -> None:
     # The split of `sampled` found traced requests, and they cost more than untraced ones.
     (costs,) = re.findall(r"a traced request costs ([0-9.]+)x an untraced one", done.stdout)
     assert float(costs) > 1
+
+
+def test_cpu_seconds_reads_what_a_process_spent_in_its_threads() -> None:
+    """bench-telemetry divides a server's CPU by its requests: it must see every thread."""
+    spin = (
+        "import threading, time\n"
+        "def spin():\n"
+        "    end = time.process_time() + 0.3\n"
+        "    while time.process_time() < end: pass\n"
+        "worker = threading.Thread(target=spin); worker.start(); worker.join()\n"
+        "print('spun', flush=True); time.sleep(30)\n"
+    )
+    with subprocess.Popen([sys.executable, "-c", spin], stdout=subprocess.PIPE, text=True) as child:
+        assert child.stdout is not None and child.stdout.readline() == "spun\n"
+        user, system = cpu_seconds(child.pid)
+        time.sleep(0.3)  # asleep: no more CPU
+        later = cpu_seconds(child.pid)
+        child.kill()
+    assert 0.25 <= user + system < 1.0
+    assert later[0] + later[1] - (user + system) < 0.05
 
 
 def test_cachegrind_counts_grow_with_the_work_and_nothing_else() -> None:
