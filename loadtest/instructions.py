@@ -108,7 +108,7 @@ def count(argv: Sequence[str], *, ll: str | None = None) -> Counted:
 @dataclass(frozen=True)
 class PerRequest:
     events: dict[str, float]
-    spans: float  # spans ended per request
+    spans: float | None = None  # spans ended per request; None: not counted (served)
 
 
 def per_request(variant: str, requests: int, *, ll: str | None = None) -> PerRequest:
@@ -161,7 +161,7 @@ def served(variant: str, requests: int, *, sink: str, url: str, ll: str | None) 
             with window(process.pid, out) as counted:
                 _get(connection, requests)
             connection.close()
-    return PerRequest({e: counted[e] / requests for e in EVENTS}, spans=0)
+    return PerRequest({e: counted[e] / requests for e in EVENTS})
 
 
 def _get(connection: HTTPConnection, n: int) -> None:
@@ -188,7 +188,7 @@ async def _child(variant: str, n: int, warm: int) -> int:
             return getattr(processor, "ended", 0) - before
 
 
-def _report(results: dict[str, PerRequest]) -> None:
+def report(results: dict[str, PerRequest]) -> None:
     names = list(results)
     print(f"{'per request':22s}" + "".join(f"{name:>15s}" for name in names))
     for event, label in EVENTS.items():
@@ -198,12 +198,13 @@ def _report(results: dict[str, PerRequest]) -> None:
         ratios = "".join(f"{off / results[n].events['Ir']:15.3f}" for n in names)
         print(f"{baseline + ' / variant (Ir)':22s}{ratios}")
     if {"metrics", "sampled", "traced+encode"} <= results.keys():
-        untraced, traced = results["metrics"], results["traced+encode"]
-        share = results["sampled"].spans / traced.spans
+        untraced, traced, sampled = (results[v] for v in ("metrics", "traced+encode", "sampled"))
+        assert sampled.spans is not None and traced.spans
+        share = sampled.spans / traced.spans
         print(f"sampled traced {share:.1%} of its requests; against the linear mix at that share:")
         for event, label in EVENTS.items():
             mix = (1 - share) * untraced.events[event] + share * traced.events[event]
-            measured = results["sampled"].events[event]
+            measured = sampled.events[event]
             ratio = f"({measured / mix:.2f}x)" if mix >= 1 else ""  # LL misses can be ~0
             print(f"  {label:20s} mix {mix:12,.0f}  sampled {measured:12,.0f}  {ratio}")
 
@@ -230,7 +231,7 @@ def main() -> None:
     if unknown := set(chosen) - set(known):
         parser.error(f"unknown variants {sorted(unknown)}; known: {', '.join(known)}")
     if not args.served:
-        _report({v: per_request(v, args.requests, ll=args.ll) for v in chosen})
+        report({v: per_request(v, args.requests, ll=args.ll) for v in chosen})
         return
     with tempfile.TemporaryDirectory() as folder, otlp_sink() as sink:
         url = f"sqlite:///{Path(folder) / 'served.db'}"
@@ -240,7 +241,7 @@ def main() -> None:
             return served(variant, args.requests, sink=sink, url=url, ll=args.ll)
 
         with ThreadPoolExecutor(2) as pool:  # two at a time: this machine has two cores
-            _report(dict(zip(chosen, pool.map(one, chosen), strict=True)))
+            report(dict(zip(chosen, pool.map(one, chosen), strict=True)))
 
 
 if __name__ == "__main__":

@@ -20,7 +20,7 @@ from app.telemetry.setup import build_telemetry
 from loadtest import apps
 from loadtest.asgi_cost import VARIANTS
 from loadtest.bench_api import cpu_seconds, seed
-from loadtest.instructions import callgrind, count, window
+from loadtest.instructions import EVENTS, PerRequest, callgrind, count, report, window
 from loadtest.lean_span import create_lean_app
 from tests.conftest import port_open, require
 
@@ -103,6 +103,27 @@ def test_cachegrind_counts_grow_with_the_work_and_nothing_else() -> None:
     assert once - base > 50_000  # at least an instruction per loop
     assert twice - once == pytest.approx(once - base, rel=0.03)
     assert instructions(50_000) == pytest.approx(once, rel=0.005)
+
+
+def test_the_report_sets_sampled_against_the_mix_at_the_share_it_traced(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    def counted(instructions: float, spans: float) -> PerRequest:
+        return PerRequest({e: instructions if e == "Ir" else 0.0 for e in EVENTS}, spans)
+
+    # 3 spans per traced request; 0.3 per sampled request: a tenth of them traced.
+    report(
+        {
+            "off": counted(80, 0),
+            "metrics": counted(100, 0),
+            "sampled": counted(209, 0.3),
+            "traced+encode": counted(1000, 3),
+        }
+    )
+    printed = capsys.readouterr().out
+    assert "sampled traced 10.0% of its requests" in printed
+    assert re.search(r"instructions\s+mix\s+190\s+sampled\s+209\s+\(1\.10x\)", printed)
+    assert re.search(r"off / variant \(Ir\)\s+1\.000\s+0\.800\s+0\.383\s+0\.080", printed)
 
 
 POLLING = """
