@@ -34,7 +34,7 @@ import sys
 import tempfile
 from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import AsyncExitStack, contextmanager
+from contextlib import AsyncExitStack, closing, contextmanager
 from dataclasses import dataclass
 from http.client import HTTPConnection
 from pathlib import Path
@@ -155,12 +155,13 @@ def served(variant: str, requests: int, *, sink: str, url: str, ll: str | None) 
     with tempfile.TemporaryDirectory() as folder:
         out = Path(folder) / "callgrind.out"
         env = {"TICKER_DATABASE_URL": url, "TICKER_LOG_LEVEL": "WARNING", **FIXED, **env}
-        with server(factory, env, prefix=callgrind(out, ll=ll), timeout=600) as (process, base):
-            connection = HTTPConnection(urlsplit(base).netloc, timeout=60)
+        with (
+            server(factory, env, prefix=callgrind(out, ll=ll), timeout=600) as (process, base),
+            closing(HTTPConnection(urlsplit(base).netloc, timeout=60)) as connection,
+        ):
             _get(connection, WARM_SERVED)
             with window(process.pid, out) as counted:
                 _get(connection, requests)
-            connection.close()
     return PerRequest({e: counted[e] / requests for e in EVENTS})
 
 
