@@ -59,6 +59,11 @@ def seed(database_url: str, *, symbols: list[str] | None = None, days: int = 30)
     engine.dispose()
 
 
+def service_env(database_url: str) -> dict[str, str]:
+    """What every benchmarked service process is started with: its database, quiet logs."""
+    return {"TICKER_DATABASE_URL": database_url, "TICKER_LOG_LEVEL": "WARNING"}
+
+
 @contextmanager
 def server(
     factory: str, env: dict[str, str], *, prefix: Sequence[str] = (), timeout: float = 30
@@ -151,7 +156,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as folder:
         url = f"sqlite:///{Path(folder) / 'bench.db'}"
         seed(url)
-        env = {"TICKER_DATABASE_URL": url, "TICKER_LOG_LEVEL": "WARNING"}
+        env = service_env(url)
         if args.telemetry == "off":
             env |= {"TICKER_METRICS_ENABLED": "false", "OTEL_SDK_DISABLED": "true"}
         with serve("service", env) as service, serve("bare", env) as bare:

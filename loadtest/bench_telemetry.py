@@ -47,7 +47,16 @@ from pathlib import Path
 
 import httpx
 
-from loadtest.bench_api import CONVERT, cpu_seconds, free_port, seed, serve, server, wrk
+from loadtest.bench_api import (
+    CONVERT,
+    cpu_seconds,
+    free_port,
+    seed,
+    serve,
+    server,
+    service_env,
+    wrk,
+)
 
 OFF = {"TICKER_METRICS_ENABLED": "false", "OTEL_SDK_DISABLED": "true"}
 OPENMETRICS = "application/openmetrics-text; version=1.0.0"
@@ -95,7 +104,7 @@ def variants(sink: str) -> dict[str, tuple[str, dict[str, str]]]:
 
 
 def part_one(url: str, sink: str, args: argparse.Namespace) -> None:
-    base = {"TICKER_DATABASE_URL": url, "TICKER_LOG_LEVEL": "WARNING", **args.set}
+    base = {**service_env(url), **args.set}
     chosen = {k: v for k, v in variants(sink).items() if k in args.variants}
     with ExitStack() as stack:
         servers = {
@@ -186,8 +195,7 @@ def part_two(folder: str, sink: str, args: argparse.Namespace) -> None:
     url = f"sqlite:///{Path(folder) / 'many.db'}"
     seed(url, symbols=symbols, days=5)
     env = {
-        "TICKER_DATABASE_URL": url,
-        "TICKER_LOG_LEVEL": "WARNING",
+        **service_env(url),
         "TICKER_SYMBOLS": ",".join(symbols),
         "OTEL_EXPORTER_OTLP_ENDPOINT": sink,
     }

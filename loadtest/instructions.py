@@ -41,7 +41,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from loadtest.asgi_cost import VARIANTS, time_requests, variant_app
-from loadtest.bench_api import CONVERT, seed, server
+from loadtest.bench_api import CONVERT, seed, server, service_env
 from loadtest.bench_telemetry import otlp_sink, variants
 
 EVENTS = {  # cachegrind's event -> what the table calls it
@@ -154,7 +154,7 @@ def served(variant: str, requests: int, *, sink: str, url: str, ll: str | None) 
     factory, env = variants(sink)[variant]
     with tempfile.TemporaryDirectory() as folder:
         out = Path(folder) / "callgrind.out"
-        env = {"TICKER_DATABASE_URL": url, "TICKER_LOG_LEVEL": "WARNING", **FIXED, **env}
+        env = {**service_env(url), **FIXED, **env}
         with (
             server(factory, env, prefix=callgrind(out, ll=ll), timeout=600) as (process, base),
             closing(HTTPConnection(urlsplit(base).netloc, timeout=60)) as connection,
